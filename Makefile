@@ -1,0 +1,41 @@
+# distillwatch: the two commands a newcomer needs are `make demo` and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_OUT ?= demo_out
+
+.PHONY: install test lint format bench demo sample-logs clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+sample-logs: $(STAMP)
+	$(BIN)/distillwatch simulate --seed 7 --days 2 --format litellm --out sample_logs/litellm-2d.jsonl.gz
+	$(BIN)/distillwatch simulate --seed 7 --days 2 --format openai --out sample_logs/openai-2d.jsonl.gz
+
+demo: $(STAMP)
+	bash scripts/demo.sh
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache build *.egg-info

@@ -1,0 +1,473 @@
+"""Per-account mergeable aggregates: the state every feature is computed from.
+
+One :class:`AccountState` holds, for one account over some set of events, only
+additive counts, small histograms and sketches (never text). States built from
+different file chunks, workers or time buckets merge with :meth:`AccountState.merge`;
+merging is associative, so batch (group-by over chunks) and streaming (Redis
+``HINCRBY`` / ``PFADD`` per bucket) produce the same features.
+
+:func:`aggregate_events` is the vectorised batch builder: one chunk of canonical
+events in, one state per account out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from detector.sketches import HyperLogLog, MinHashSignature, TopK, hash_strings
+
+__all__ = [
+    "ADDITIVE",
+    "GAP_BINS",
+    "N_TOPICS",
+    "SKETCHES",
+    "TOPS",
+    "AccountState",
+    "aggregate_events",
+    "event_columns",
+    "merge_into",
+]
+
+# Additive per-account counters. Name -> meaning. Order is the layout of AccountState.counts.
+ADDITIVE: dict[str, str] = {
+    "n": "events",
+    "n_failure": "events whose status is failure",
+    "sum_prompt_tokens": "prompt tokens",
+    "sum_completion_tokens": "completion tokens",
+    "sumsq_completion_tokens": "squared completion tokens",
+    "sum_reasoning_tokens": "reasoning tokens",
+    "n_logprobs": "events requesting logprobs",
+    "sum_top_logprobs": "top_logprobs requested, summed",
+    "n_top_logprobs_ge5": "events with top_logprobs >= 5",
+    "n_logit_bias": "events with a non-empty logit_bias",
+    "sum_logit_bias_size": "logit_bias entries, summed",
+    "n_max_tokens_set": "events that set max_tokens",
+    "n_max_tokens_tiny": "events with max_tokens <= 2",
+    "n_max_tokens_large": "events with max_tokens >= 4000",
+    "n_finish_length": "events that stopped on the length limit",
+    "n_multi_choice": "events with n > 1",
+    "sum_n": "choices requested, summed",
+    "n_tools": "events offering tools",
+    "n_stream": "streamed events",
+    "n_temp0": "events at temperature 0",
+    "n_seed": "events with a seed",
+    "n_json_format": "events with a JSON response_format",
+    "n_has_system": "events with a system prompt",
+    "n_has_end_user": "events naming an end user",
+    "n_cot": "events whose text elicits chain of thought",
+    "sum_cot_score": "chain-of-thought scores, summed",
+    "n_mcq": "events with a multiple-choice question",
+    "n_short_answer": "events asking for a short answer only",
+    "sum_prompt_words": "prompt words, summed",
+    "gap_n": "inter-arrival gaps",
+    "gap_sum": "inter-arrival gaps, summed (s)",
+    "gap_sumsq": "inter-arrival gaps squared, summed (s^2)",
+}
+_IDX = {name: i for i, name in enumerate(ADDITIVE)}
+
+# Distinct-count sketches: name -> meaning.
+SKETCHES: dict[str, str] = {
+    "prompt": "distinct exact prompt fingerprints",
+    "skeleton": "distinct prompt template skeletons",
+    "near_dup": "distinct near-duplicate keys",
+    "system": "distinct system prompts",
+    "ip": "distinct client IPs",
+    "ip_prefix": "distinct /24 (IPv4) or /48 (IPv6) prefixes",
+    "user_agent": "distinct user agents",
+    "api_key": "distinct API keys",
+    "end_user": "distinct end users",
+    "model": "distinct models",
+}
+# Heavy-hitter summaries kept for linking accounts: name -> meaning.
+TOPS: dict[str, str] = {
+    "ip_prefix": "most used /24 prefixes",
+    "user_agent": "most used user agents",
+    "skeleton": "most used template skeletons",
+    "system": "most used system prompts",
+    "model": "most used models",
+}
+N_TOPICS = 16
+GAP_BINS = 20  # log2 bins of inter-arrival gap seconds, 1/16 s .. 2^15 s
+MINHASH_PERM = 32
+HOUR_S = 3600
+
+
+class AccountState:
+    """Mergeable aggregate of one account's events.
+
+    Attributes
+    ----------
+    counts : numpy.ndarray
+        float64 vector laid out as :data:`ADDITIVE`.
+    hour_of_day, gap_hist, topic_hist : numpy.ndarray
+        Histograms (UTC hour of day; log2 inter-arrival gaps; topic ids).
+    first_ts, last_ts : float
+        Time of the first and last event.
+    sketches : dict[str, HyperLogLog]
+        Distinct counters named as in :data:`SKETCHES`.
+    tops : dict[str, TopK]
+        Heavy hitters named as in :data:`TOPS`.
+    hourly : dict[int, numpy.ndarray]
+        Hour bucket (epoch hour) -> [events, completion tokens, cot events].
+    minutes : MinHashSignature
+        Signature of the set of active minutes (for synchronised-timing links).
+    """
+
+    __slots__ = (
+        "counts",
+        "first_ts",
+        "gap_hist",
+        "hour_of_day",
+        "hourly",
+        "last_ts",
+        "minutes",
+        "sketches",
+        "topic_hist",
+        "tops",
+    )
+
+    def __init__(self) -> None:
+        self.counts = np.zeros(len(ADDITIVE), dtype=np.float64)
+        self.hour_of_day = np.zeros(24, dtype=np.int64)
+        self.gap_hist = np.zeros(GAP_BINS, dtype=np.int64)
+        self.topic_hist = np.zeros(N_TOPICS, dtype=np.int64)
+        self.first_ts = np.inf
+        self.last_ts = -np.inf
+        self.sketches = {name: HyperLogLog() for name in SKETCHES}
+        self.tops = {name: TopK() for name in TOPS}
+        self.hourly: dict[int, np.ndarray] = {}
+        self.minutes = MinHashSignature(MINHASH_PERM)
+
+    def get(self, name: str) -> float:
+        """Value of one additive counter."""
+        return float(self.counts[_IDX[name]])
+
+    def merge(self, other: AccountState) -> AccountState:
+        """Merge ``other`` into self; returns self.
+
+        The gap between the two states' activity (when they do not overlap in time)
+        is added as one more inter-arrival gap, so chunked and one-pass results agree.
+        """
+        if other.first_ts > self.last_ts and np.isfinite(self.last_ts):
+            _add_gaps(self, np.array([other.first_ts - self.last_ts]))
+        elif self.first_ts > other.last_ts and np.isfinite(other.last_ts):
+            _add_gaps(self, np.array([self.first_ts - other.last_ts]))
+        self.counts += other.counts
+        self.hour_of_day += other.hour_of_day
+        self.gap_hist += other.gap_hist
+        self.topic_hist += other.topic_hist
+        self.first_ts = min(self.first_ts, other.first_ts)
+        self.last_ts = max(self.last_ts, other.last_ts)
+        for name, sketch in other.sketches.items():
+            self.sketches[name].merge(sketch)
+        for name, top in other.tops.items():
+            self.tops[name].merge(top)
+        for hour, row in other.hourly.items():
+            mine = self.hourly.get(hour)
+            self.hourly[hour] = row.copy() if mine is None else mine + row
+        self.minutes.merge(other.minutes)
+        return self
+
+    def nbytes(self) -> int:
+        """Approximate memory held, bytes."""
+        return int(
+            self.counts.nbytes
+            + self.hour_of_day.nbytes
+            + self.gap_hist.nbytes
+            + self.topic_hist.nbytes
+            + sum(s.nbytes() for s in self.sketches.values())
+            + 24 * len(self.hourly)
+            + self.minutes.values.nbytes
+        )
+
+
+def _gap_bins(gaps: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        b = np.floor(np.log2(np.maximum(gaps, 1e-6))) + 4
+    return np.clip(b, 0, GAP_BINS - 1).astype(np.int64)
+
+
+def _add_gaps(state: AccountState, gaps: np.ndarray) -> None:
+    state.counts[_IDX["gap_n"]] += gaps.size
+    state.counts[_IDX["gap_sum"]] += float(gaps.sum())
+    state.counts[_IDX["gap_sumsq"]] += float((gaps * gaps).sum())
+    state.gap_hist += np.bincount(_gap_bins(gaps), minlength=GAP_BINS)
+
+
+def ip_prefix(ip: str | None) -> str | None:
+    """The /24 prefix of an IPv4 address or the /48 of an IPv6 one (as text)."""
+    if not ip:
+        return None
+    if "." in ip and ":" not in ip:
+        head, _, _ = ip.rpartition(".")
+        return head + ".0/24" if head else None
+    parts = ip.split(":")
+    return ":".join(parts[:3]) + "::/48" if len(parts) >= 3 else None
+
+
+def event_columns(events: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+    """Turn canonical events into the column arrays the aggregator needs.
+
+    Parameters
+    ----------
+    events : sequence of dict
+        Validated canonical events (see :mod:`detector.events`).
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        One array per column, including derived text signals.
+    """
+    from detector.text import text_signals_batch
+
+    def col(name: str) -> list[Any]:
+        return [e.get(name) for e in events]
+
+    def num(name: str, default: float = 0.0) -> np.ndarray:
+        return np.array([default if v is None else v for v in col(name)], dtype=np.float64)
+
+    cols: dict[str, np.ndarray] = {
+        "ts": num("ts"),
+        "account_id": np.array(col("account_id"), dtype=object),
+        "prompt_tokens": num("prompt_tokens"),
+        "completion_tokens": num("completion_tokens"),
+        "reasoning_tokens": num("reasoning_tokens"),
+        "top_logprobs": num("top_logprobs"),
+        "logit_bias_size": num("logit_bias_size"),
+        "n": num("n", 1.0),
+        "max_tokens": num("max_tokens", np.nan),
+        "temperature": num("temperature", np.nan),
+        "tools_count": num("tools_count"),
+    }
+    cols["logprobs"] = np.array([bool(v) for v in col("logprobs")])
+    cols["seed"] = np.array([bool(v) for v in col("seed")])
+    cols["stream"] = np.array([bool(v) for v in col("stream")])
+    cols["failure"] = np.array([v == "failure" for v in col("status")])
+    cols["finish_length"] = np.array([v == "length" for v in col("finish_reason")])
+    cols["json_format"] = np.array(
+        [v in ("json_object", "json_schema") for v in col("response_format")]
+    )
+    systems = col("system_prompt")
+    users = col("user_prompt")
+    cols["has_system"] = np.array([bool(v) for v in systems])
+    for name in ("ip", "user_agent", "api_key", "end_user", "model"):
+        cols[name] = np.array(col(name), dtype=object)
+    cols["has_end_user"] = np.array([v is not None for v in cols["end_user"]])
+    cols["ip_prefix"] = np.array([ip_prefix(v) for v in cols["ip"]], dtype=object)
+    signals = text_signals_batch(systems, users)
+    for name in (
+        "exact_fp",
+        "skeleton_fp",
+        "nd_key",
+        "system_fp",
+        "cot_score",
+        "is_cot",
+        "topic",
+        "is_mcq",
+        "answer_format_short",
+        "prompt_words",
+    ):
+        cols[name] = np.asarray(signals[name])
+    return cols
+
+
+def _value_counts_by_group(
+    codes: np.ndarray, values: np.ndarray, mask: np.ndarray
+) -> dict[int, dict[object, float]]:
+    frame = pd.DataFrame({"g": codes[mask], "v": values[mask]})
+    if frame.empty:
+        return {}
+    counts = frame.groupby(["g", "v"], sort=False).size()
+    out: dict[int, dict[object, float]] = {}
+    for (g, v), c in counts.items():
+        out.setdefault(int(g), {})[v] = float(c)
+    return out
+
+
+def aggregate_events(
+    events: Sequence[Mapping[str, Any]] | None = None,
+    *,
+    columns: Mapping[str, np.ndarray] | None = None,
+) -> dict[str, AccountState]:
+    """Build one :class:`AccountState` per account from a chunk of events.
+
+    Parameters
+    ----------
+    events : sequence of dict, optional
+        Validated canonical events.
+    columns : mapping of arrays, optional
+        Precomputed output of :func:`event_columns` (instead of ``events``).
+
+    Returns
+    -------
+    dict
+        account id -> state for this chunk (merge with :func:`merge_into`).
+    """
+    if columns is None:
+        if not events:
+            return {}
+        columns = event_columns(events)
+    ts = columns["ts"]
+    if ts.size == 0:
+        return {}
+    codes, uniques = pd.factorize(columns["account_id"], sort=False)
+    n_groups = len(uniques)
+    order = np.lexsort((ts, codes))
+    codes_s = codes[order]
+    ts_s = ts[order]
+
+    def by_group(weights: np.ndarray) -> np.ndarray:
+        return np.bincount(codes, weights=weights.astype(np.float64), minlength=n_groups)
+
+    max_tokens = columns["max_tokens"]
+    temperature = columns["temperature"]
+    completion = columns["completion_tokens"]
+    top_lp = columns["top_logprobs"]
+    lb = columns["logit_bias_size"]
+    ones = np.ones(ts.size)
+    table = np.zeros((n_groups, len(ADDITIVE)))
+    add = {
+        "n": ones,
+        "n_failure": columns["failure"],
+        "sum_prompt_tokens": columns["prompt_tokens"],
+        "sum_completion_tokens": completion,
+        "sumsq_completion_tokens": completion * completion,
+        "sum_reasoning_tokens": columns["reasoning_tokens"],
+        "n_logprobs": columns["logprobs"],
+        "sum_top_logprobs": top_lp,
+        "n_top_logprobs_ge5": top_lp >= 5,
+        "n_logit_bias": lb > 0,
+        "sum_logit_bias_size": lb,
+        "n_max_tokens_set": ~np.isnan(max_tokens),
+        "n_max_tokens_tiny": np.nan_to_num(max_tokens, nan=1e9) <= 2,
+        "n_max_tokens_large": np.nan_to_num(max_tokens, nan=0) >= 4000,
+        "n_finish_length": columns["finish_length"],
+        "n_multi_choice": columns["n"] > 1,
+        "sum_n": columns["n"],
+        "n_tools": columns["tools_count"] > 0,
+        "n_stream": columns["stream"],
+        "n_temp0": np.nan_to_num(temperature, nan=1.0) == 0,
+        "n_seed": columns["seed"],
+        "n_json_format": columns["json_format"],
+        "n_has_system": columns["has_system"],
+        "n_has_end_user": columns["has_end_user"],
+        "n_cot": columns["is_cot"],
+        "sum_cot_score": columns["cot_score"],
+        "n_mcq": columns["is_mcq"],
+        "n_short_answer": columns["answer_format_short"],
+        "sum_prompt_words": columns["prompt_words"],
+    }
+    for name, weights in add.items():
+        table[:, _IDX[name]] = by_group(np.asarray(weights))
+
+    # inter-arrival gaps within the chunk, per account (sorted by time)
+    same = codes_s[1:] == codes_s[:-1]
+    gaps = np.diff(ts_s)[same]
+    gap_codes = codes_s[1:][same]
+    table[:, _IDX["gap_n"]] = np.bincount(gap_codes, minlength=n_groups)
+    table[:, _IDX["gap_sum"]] = np.bincount(gap_codes, weights=gaps, minlength=n_groups)
+    table[:, _IDX["gap_sumsq"]] = np.bincount(gap_codes, weights=gaps * gaps, minlength=n_groups)
+    gap_hist = np.zeros((n_groups, GAP_BINS), dtype=np.int64)
+    np.add.at(gap_hist, (gap_codes, _gap_bins(gaps)), 1)
+
+    hod = ((ts // HOUR_S) % 24).astype(np.int64)
+    hour_hist = np.zeros((n_groups, 24), dtype=np.int64)
+    np.add.at(hour_hist, (codes, hod), 1)
+    topics = np.clip(columns["topic"].astype(np.int64), 0, N_TOPICS - 1)
+    topic_hist = np.zeros((n_groups, N_TOPICS), dtype=np.int64)
+    np.add.at(topic_hist, (codes, topics), 1)
+
+    first = np.full(n_groups, np.inf)
+    last = np.full(n_groups, -np.inf)
+    np.minimum.at(first, codes, ts)
+    np.maximum.at(last, codes, ts)
+
+    # hourly buckets: events, completion tokens, cot events
+    hour_bucket = (ts // HOUR_S).astype(np.int64)
+    hb = pd.DataFrame(
+        {"g": codes, "h": hour_bucket, "n": ones, "c": completion, "k": columns["is_cot"]}
+    )
+    hourly = hb.groupby(["g", "h"], sort=False)[["n", "c", "k"]].sum()
+
+    # sketch inputs: (name, hashes, mask)
+    def str_hashes(name: str) -> tuple[np.ndarray, np.ndarray]:
+        values = columns[name]
+        mask = np.array([v is not None for v in values])
+        hashes = np.zeros(values.size, dtype=np.uint64)
+        if mask.any():
+            hashes[mask] = hash_strings(values[mask])
+        return hashes, mask
+
+    sketch_inputs: dict[str, tuple[np.ndarray, np.ndarray]] = {
+        "prompt": (columns["exact_fp"].astype(np.uint64), columns["exact_fp"] != 0),
+        "skeleton": (columns["skeleton_fp"].astype(np.uint64), columns["skeleton_fp"] != 0),
+        "near_dup": (columns["nd_key"].astype(np.uint64), columns["nd_key"] != 0),
+        "system": (columns["system_fp"].astype(np.uint64), columns["system_fp"] != 0),
+    }
+    for name in ("ip", "ip_prefix", "user_agent", "api_key", "end_user", "model"):
+        sketch_inputs[name] = str_hashes(name)
+
+    top_inputs = {
+        "ip_prefix": (
+            columns["ip_prefix"],
+            np.array([v is not None for v in columns["ip_prefix"]]),
+        ),
+        "user_agent": (
+            columns["user_agent"],
+            np.array([v is not None for v in columns["user_agent"]]),
+        ),
+        "skeleton": (columns["skeleton_fp"].astype(np.uint64), columns["skeleton_fp"] != 0),
+        "system": (columns["system_fp"].astype(np.uint64), columns["system_fp"] != 0),
+        "model": (columns["model"], np.array([v is not None for v in columns["model"]])),
+    }
+    top_counts = {
+        name: _value_counts_by_group(codes, values, mask)
+        for name, (values, mask) in top_inputs.items()
+    }
+
+    # split the per-event arrays by group once (sorted by group)
+    by_code = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[by_code], np.arange(n_groups + 1))
+    minute_ids = (ts // 60).astype(np.int64)
+
+    states: dict[str, AccountState] = {}
+    for g in range(n_groups):
+        st = AccountState()
+        st.counts = table[g]
+        st.hour_of_day = hour_hist[g]
+        st.gap_hist = gap_hist[g]
+        st.topic_hist = topic_hist[g]
+        st.first_ts = float(first[g])
+        st.last_ts = float(last[g])
+        idx = by_code[bounds[g] : bounds[g + 1]]
+        for name, (hashes, mask) in sketch_inputs.items():
+            sel = idx[mask[idx]]
+            if sel.size:
+                st.sketches[name].add_hashes(hashes[sel])
+        for name, per_group in top_counts.items():
+            counts = per_group.get(g)
+            if counts:
+                st.tops[name].update(counts)
+        st.minutes.add_ints(minute_ids[idx])
+        states[str(uniques[g])] = st
+
+    for (g, h), row in zip(hourly.index, hourly.to_numpy(), strict=True):
+        states[str(uniques[g])].hourly[int(h)] = row.astype(np.float64)
+    return states
+
+
+def merge_into(
+    target: dict[str, AccountState], chunk: Mapping[str, AccountState]
+) -> dict[str, AccountState]:
+    """Merge per-account chunk states into ``target`` (in place); returns ``target``."""
+    for account, state in chunk.items():
+        mine = target.get(account)
+        if mine is None:
+            target[account] = state
+        else:
+            mine.merge(state)
+    return target

@@ -1,0 +1,270 @@
+"""Mergeable sketches: HyperLogLog distinct counts, heavy hitters and MinHash signatures.
+
+All three merge associatively and commutatively, so the same state can be built per
+file chunk, per worker or per time bucket and combined afterwards (see DESIGN.md,
+"features from mergeable aggregates").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["HyperLogLog", "MinHashSignature", "TopK", "hash_ints", "hash_strings"]
+
+_U64 = np.uint64
+
+
+def hash_strings(values: Iterable[object]) -> np.ndarray:
+    """Hash strings (or any hashable scalars) to uint64, deterministically across processes.
+
+    Parameters
+    ----------
+    values : iterable
+        Values to hash; ``None`` hashes like the empty string and should be filtered first.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint64`` hashes (pandas' SipHash with its fixed key; stable across runs).
+    """
+    arr = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=object)
+    if arr.size == 0:
+        return np.empty(0, dtype=_U64)
+    return pd.util.hash_array(arr, categorize=True)
+
+
+def hash_ints(values: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Mix integer ids into well-spread uint64 hashes (splitmix64 finaliser).
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Integer ids (e.g. minute numbers).
+    seed : int
+        Seed that selects one hash function of a family.
+    """
+    with np.errstate(over="ignore"):
+        z = values.astype(_U64) + _U64((0x9E3779B97F4A7C15 * (seed + 1)) & 0xFFFFFFFFFFFFFFFF)
+        z = (z ^ (z >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> _U64(27))) * _U64(0x94D049BB133111EB)
+        return z ^ (z >> _U64(31))
+
+
+def _sigma(x: float) -> float:
+    if x == 1.0:
+        return math.inf
+    y, z = 1.0, x
+    while True:
+        x *= x
+        z_old = z
+        z += x * y
+        y += y
+        if z == z_old:
+            return z
+
+
+def _tau(x: float) -> float:
+    if x in (0.0, 1.0):
+        return 0.0
+    y, z = 1.0, 1.0 - x
+    while True:
+        x = math.sqrt(x)
+        z_old = z
+        y *= 0.5
+        z -= (1.0 - x) ** 2 * y
+        if z == z_old:
+            return z / 3.0
+
+
+class HyperLogLog:
+    """HyperLogLog distinct counter with an exact sparse mode.
+
+    Small sets are kept exactly (a sorted array of 64-bit hashes) up to
+    ``sparse_max`` items, then switch to ``2**p`` dense registers. With ``p=12`` the
+    dense standard error is 1.04 / sqrt(4096) = 1.6 % and the state is 4 KiB, the same
+    order as Redis' own HLL (p=14, 0.81 %), which the streaming path uses.
+
+    Parameters
+    ----------
+    p : int
+        Precision (number of index bits), 4..16.
+    sparse_max : int
+        Largest exact set kept before switching to registers.
+    """
+
+    __slots__ = ("_dense", "_sparse", "p", "sparse_max")
+
+    def __init__(self, p: int = 12, sparse_max: int = 256) -> None:
+        self.p = p
+        self.sparse_max = sparse_max
+        self._sparse: np.ndarray | None = np.empty(0, dtype=_U64)
+        self._dense: np.ndarray | None = None
+
+    # -- updates -----------------------------------------------------------------
+    def add_hashes(self, hashes: np.ndarray) -> HyperLogLog:
+        """Add uint64 hashes (already hashed items); returns self."""
+        if hashes.size == 0:
+            return self
+        if self._sparse is not None:
+            self._sparse = np.union1d(self._sparse, hashes.astype(_U64, copy=False))
+            if self._sparse.size > self.sparse_max:
+                self._densify()
+            return self
+        self._update_registers(hashes)
+        return self
+
+    def _registers_of(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p = self.p
+        q = 64 - p
+        h = hashes.astype(_U64, copy=False)
+        idx = (h >> _U64(q)).astype(np.int64)
+        rest = h & _U64((1 << q) - 1)
+        # rank = position of the leftmost 1 in the q low bits (1-based), q + 1 if all zero
+        with np.errstate(divide="ignore"):
+            top = np.floor(np.log2(rest.astype(np.float64)))
+        rank = np.where(rest == 0, q + 1, q - top).astype(np.uint8)
+        return idx, rank
+
+    def _update_registers(self, hashes: np.ndarray) -> None:
+        assert self._dense is not None
+        idx, rank = self._registers_of(hashes)
+        np.maximum.at(self._dense, idx, rank)
+
+    def _densify(self) -> None:
+        items = self._sparse
+        self._sparse = None
+        self._dense = np.zeros(1 << self.p, dtype=np.uint8)
+        if items is not None and items.size:
+            self._update_registers(items)
+
+    def merge(self, other: HyperLogLog) -> HyperLogLog:
+        """Merge ``other`` into self (union of the two sets); returns self."""
+        if other.p != self.p:
+            raise ValueError("cannot merge HyperLogLogs of different precision")
+        if other._sparse is not None:
+            return self.add_hashes(other._sparse)
+        if self._sparse is not None:
+            items = self._sparse
+            self._sparse = None
+            self._dense = other._dense.copy()  # type: ignore[union-attr]
+            if items.size:
+                self._update_registers(items)
+            return self
+        np.maximum(self._dense, other._dense, out=self._dense)  # type: ignore[arg-type]
+        return self
+
+    # -- queries -----------------------------------------------------------------
+    @property
+    def is_exact(self) -> bool:
+        """Whether the count is exact (still in sparse mode)."""
+        return self._sparse is not None
+
+    def count(self) -> float:
+        """Estimated number of distinct items (exact in sparse mode)."""
+        if self._sparse is not None:
+            return float(self._sparse.size)
+        p = self.p
+        q = 64 - p
+        m = float(1 << p)
+        c = np.bincount(self._dense, minlength=q + 2)  # type: ignore[arg-type]
+        z = m * _tau(1.0 - c[q + 1] / m)
+        for k in range(q, 0, -1):
+            z = 0.5 * (z + c[k])
+        z += m * _sigma(c[0] / m)
+        return float(m * m / (2.0 * math.log(2.0)) / z)
+
+    def __len__(self) -> int:
+        return round(self.count())
+
+    def nbytes(self) -> int:
+        """Memory held by the sketch's arrays, bytes."""
+        return int(self._sparse.nbytes if self._sparse is not None else self._dense.nbytes)  # type: ignore[union-attr]
+
+
+class TopK:
+    """Misra-Gries heavy hitters: the most frequent values with lower-bound counts.
+
+    Merging two summaries (add counts, then subtract the (k+1)-th largest and drop
+    non-positive) keeps the Misra-Gries guarantee: every value with true frequency
+    above n / (k + 1) is kept, and each count is under by at most n / (k + 1).
+
+    Parameters
+    ----------
+    k : int
+        Number of counters kept.
+    """
+
+    __slots__ = ("counts", "k")
+
+    def __init__(self, k: int = 8) -> None:
+        self.k = k
+        self.counts: dict[object, float] = {}
+
+    def update(self, counts: Mapping[object, float]) -> TopK:
+        """Add a batch of (value -> count); returns self."""
+        merged = self.counts
+        for key, value in counts.items():
+            merged[key] = merged.get(key, 0.0) + float(value)
+        if len(merged) > self.k:
+            ranked = sorted(merged.values(), reverse=True)
+            cut = ranked[self.k]
+            self.counts = {key: v - cut for key, v in merged.items() if v - cut > 0}
+        return self
+
+    def merge(self, other: TopK) -> TopK:
+        """Merge another summary into self; returns self."""
+        return self.update(other.counts)
+
+    def most_common(self, n: int | None = None) -> list[tuple[object, float]]:
+        """Values by decreasing count."""
+        items = sorted(self.counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
+        return items if n is None else items[:n]
+
+
+class MinHashSignature:
+    """MinHash signature of a set of integers (e.g. active minute numbers).
+
+    Two signatures estimate the Jaccard similarity of their sets as the share of equal
+    slots; merging is the element-wise minimum (the signature of the union).
+
+    Parameters
+    ----------
+    num_perm : int
+        Number of hash functions (slots).
+    """
+
+    __slots__ = ("num_perm", "values")
+
+    def __init__(self, num_perm: int = 32) -> None:
+        self.num_perm = num_perm
+        self.values = np.full(num_perm, np.iinfo(np.uint64).max, dtype=_U64)
+
+    def add_ints(self, items: np.ndarray) -> MinHashSignature:
+        """Add integer items; returns self."""
+        if items.size == 0:
+            return self
+        items = np.unique(items)
+        for i in range(self.num_perm):
+            m = hash_ints(items, seed=i).min()
+            if m < self.values[i]:
+                self.values[i] = m
+        return self
+
+    def merge(self, other: MinHashSignature) -> MinHashSignature:
+        """Union with ``other``; returns self."""
+        np.minimum(self.values, other.values, out=self.values)
+        return self
+
+    def is_empty(self) -> bool:
+        """Whether nothing was added."""
+        return bool((self.values == np.iinfo(np.uint64).max).all())
+
+    def jaccard(self, other: MinHashSignature) -> float:
+        """Estimated Jaccard similarity of the two underlying sets."""
+        if self.is_empty() or other.is_empty():
+            return 0.0
+        return float(np.mean(self.values == other.values))

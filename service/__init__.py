@@ -1,0 +1,1 @@
+"""distillwatch service: wires the detector to files, Redis, FastAPI and workers."""
