@@ -13,6 +13,7 @@ events in, one state per account out.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -209,6 +210,34 @@ def ip_prefix(ip: str | None) -> str | None:
     return ":".join(parts[:3]) + "::/48" if len(parts) >= 3 else None
 
 
+_COLUMN_FIELDS: tuple[str, ...] = (
+    "ts",
+    "account_id",
+    "prompt_tokens",
+    "completion_tokens",
+    "reasoning_tokens",
+    "top_logprobs",
+    "logit_bias_size",
+    "n",
+    "max_tokens",
+    "temperature",
+    "tools_count",
+    "logprobs",
+    "seed",
+    "stream",
+    "status",
+    "finish_reason",
+    "response_format",
+    "system_prompt",
+    "user_prompt",
+    "ip",
+    "user_agent",
+    "api_key",
+    "end_user",
+    "model",
+)
+
+
 def event_columns(events: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
     """Turn canonical events into the column arrays the aggregator needs.
 
@@ -224,8 +253,15 @@ def event_columns(events: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
     """
     from detector.text import text_signals_batch
 
-    def col(name: str) -> list[Any]:
-        return [e.get(name) for e in events]
+    getter = itemgetter(*_COLUMN_FIELDS)
+    try:
+        rows = [getter(e) for e in events]
+    except KeyError:
+        rows = [tuple(e.get(name) for name in _COLUMN_FIELDS) for e in events]
+    raw = dict(zip(_COLUMN_FIELDS, zip(*rows, strict=True), strict=True)) if rows else {}
+
+    def col(name: str) -> tuple[Any, ...]:
+        return raw.get(name, ())
 
     def num(name: str, default: float = 0.0) -> np.ndarray:
         return np.array([default if v is None else v for v in col(name)], dtype=np.float64)

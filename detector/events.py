@@ -95,6 +95,9 @@ _COUNT_FIELDS = (
     "tools_count",
     "n_messages",
 )
+_OPTIONAL_STR_FIELDS = tuple(
+    f.name for f in EVENT_FIELDS if f.dtype == "str" and f.name not in ("account_id", "request_id")
+)
 # 2000-01-01 .. 2100-01-01: anything outside is a unit error (ms vs s) or garbage.
 _TS_MIN = 946_684_800.0
 _TS_MAX = 4_102_444_800.0
@@ -135,7 +138,7 @@ def _as_int(name: str, value: Any) -> int:
     elif isinstance(value, str):
         try:
             out = int(float(value)) if value.strip() else 0
-        except ValueError:
+        except (ValueError, OverflowError):  # "abc", "nan" / "inf", "1e400"
             raise EventError("bad_type", f"{name} must be a number, got {value[:40]!r}") from None
     else:
         raise EventError("bad_type", f"{name} must be a number, got {type(value).__name__}")
@@ -218,6 +221,8 @@ def validate_event(event: dict[str, Any]) -> dict[str, Any]:
 
     for name in _COUNT_FIELDS:
         value = event.get(name)
+        if type(value) is int and value >= 0:  # fast path: already valid
+            continue
         if value is None or value == "":
             event[name] = 1 if name == "n" else (None if name == "max_tokens" else 0)
         else:
@@ -233,14 +238,16 @@ def validate_event(event: dict[str, Any]) -> dict[str, Any]:
             event[name] = value
     for name in ("logprobs", "seed", "stream"):
         value = event.get(name)
-        event[name] = False if value is None else _as_bool(name, value)
-    for field in EVENT_FIELDS:
-        if field.dtype == "str" and field.name not in ("account_id", "request_id"):
-            value = event.get(field.name)
-            if value == "" or value is None:
-                event[field.name] = None
-            else:
-                event[field.name] = _as_str(field.name, value)
+        if type(value) is not bool:  # fast path: already valid
+            event[name] = False if value is None else _as_bool(name, value)
+    for name in _OPTIONAL_STR_FIELDS:
+        value = event.get(name)
+        if type(value) is str and value:  # fast path: already valid
+            continue
+        if value == "" or value is None:
+            event[name] = None
+        else:
+            event[name] = _as_str(name, value)
     return event
 
 

@@ -23,9 +23,9 @@ _GAP_EDGES = 2.0 ** (np.arange(GAP_BINS) - 3)
 
 
 def _math_topic_id() -> int:
-    from detector.text import topic_id
+    from detector.text import Topic
 
-    return topic_id("math")
+    return int(Topic.MATH)
 
 
 def _share(a: float, n: float) -> float:

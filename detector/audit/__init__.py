@@ -1,0 +1,1 @@
+"""Offline audit over log exports: the streaming path's twin, without Redis."""

@@ -1,0 +1,298 @@
+"""The offline audit: files -> chunked parse -> mergeable aggregates -> features -> scores.
+
+Memory stays bounded by the number of accounts, not by the size of the export: each
+chunk of events is parsed, folded into per-account :class:`AccountState` and dropped.
+The same aggregates, features, rules and fusion run in the streaming workers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from detector.aggregates import AccountState, aggregate_events, merge_into
+from detector.features import feature_frame
+from detector.fusion import AccountVerdict, FusionConfig, fuse
+from detector.model import AccountAnomalyModel
+
+__all__ = ["AuditConfig", "AuditResult", "build_states", "run_audit", "score_accounts"]
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(slots=True)
+class AuditConfig:
+    """Options of an audit run.
+
+    Parameters
+    ----------
+    fmt : str, optional
+        Force the input format (``litellm``, ``openai``, ``canonical``); detected per file
+        when None.
+    account_field : str, optional
+        Dotted path (or comma-separated chain) of the field that identifies the account.
+    chunk_size : int
+        Events per parsed chunk (bounds memory).
+    rules_dir : path, optional
+        Rules directory (default: the repository's or the packaged ``rules/``).
+    contamination : float
+        Expected anomalous share for the isolation forest fitted on the population.
+    model : AccountAnomalyModel, optional
+        A trained model to score with instead of fitting one on this population.
+    model_version : str
+        Label reported with the scores.
+    min_events : int
+        Accounts with fewer events are scored by rules only (too little data to rank).
+    fusion : FusionConfig
+        Fusion thresholds.
+    """
+
+    fmt: str | None = None
+    account_field: str | None = None
+    chunk_size: int = 20_000
+    rules_dir: str | Path | None = None
+    contamination: float = 0.05
+    model: AccountAnomalyModel | None = None
+    model_version: str = "population-fit"
+    min_events: int = 5
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+
+
+@dataclass(slots=True)
+class AuditResult:
+    """Everything an audit computed; writers turn it into files."""
+
+    states: dict[str, AccountState]
+    features: pd.DataFrame
+    verdicts: list[AccountVerdict]
+    hits: dict[str, list[Any]]
+    quarantine_counts: Counter[str]
+    n_records: int
+    n_events: int
+    files: list[dict[str, Any]]
+    first_ts: float
+    as_of: float
+    model_version: str
+    rules: Any = None
+    clusters: Any = None
+
+    def verdict_frame(self) -> pd.DataFrame:
+        """Verdicts as a frame indexed by account id."""
+        rows = [
+            {
+                "account_id": v.account_id,
+                "risk": v.risk,
+                "action": v.action,
+                "cluster_id": v.cluster_id or "",
+                "reasons": " | ".join(v.reasons),
+                "rule_ids": ",".join(v.rule_ids),
+                "anomaly_percentile": v.anomaly_percentile,
+                "allowlisted": v.allowlisted,
+            }
+            for v in self.verdicts
+        ]
+        return pd.DataFrame(rows).set_index("account_id") if rows else pd.DataFrame()
+
+
+def build_states(
+    paths: Sequence[str | Path],
+    *,
+    fmt: str | None = None,
+    account_field: str | None = None,
+    chunk_size: int = 20_000,
+    on_progress: ProgressFn | None = None,
+    on_quarantine: Callable[[Iterable[Any]], Any] | None = None,
+) -> tuple[dict[str, AccountState], dict[str, Any]]:
+    """Parse files chunk by chunk and fold them into per-account states.
+
+    Parameters
+    ----------
+    paths : sequence of path
+        Log exports (any supported format, ``.gz`` transparently).
+    fmt, account_field, chunk_size
+        See :class:`AuditConfig`.
+    on_progress : callable, optional
+        Called with (bytes done, bytes total) after each chunk.
+    on_quarantine : callable, optional
+        Receives each chunk's quarantined records (e.g. a quarantine file writer).
+
+    Returns
+    -------
+    (dict, dict)
+        account id -> state, and run statistics (records, events, quarantine counts,
+        per-file summaries, time range).
+    """
+    from detector.ingest import iter_event_chunks
+
+    states: dict[str, AccountState] = {}
+    quarantine: Counter[str] = Counter()
+    n_events = 0
+    files: dict[str, dict[str, Any]] = {}
+    first_ts, last_ts = np.inf, -np.inf
+    for chunk in iter_event_chunks(
+        [str(p) for p in paths], fmt=fmt, account_field=account_field, chunk_size=chunk_size
+    ):
+        info = files.setdefault(
+            chunk.file, {"file": chunk.file, "format": chunk.format, "events": 0, "quarantined": 0}
+        )
+        if chunk.format and not info.get("format"):
+            info["format"] = chunk.format
+        if chunk.events:
+            merge_into(states, aggregate_events(chunk.events))
+            n_events += len(chunk.events)
+            info["events"] += len(chunk.events)
+            ts = [e["ts"] for e in chunk.events]
+            first_ts = min(first_ts, min(ts))
+            last_ts = max(last_ts, max(ts))
+        if chunk.quarantined:
+            info["quarantined"] += len(chunk.quarantined)
+            quarantine.update(q.reason for q in chunk.quarantined)
+            if on_quarantine is not None:
+                on_quarantine(chunk.quarantined)
+        if on_progress is not None:
+            on_progress(chunk.bytes_done, chunk.bytes_total)
+    stats = {
+        "n_events": n_events,
+        "n_records": n_events + sum(quarantine.values()),
+        "quarantine": quarantine,
+        "files": list(files.values()),
+        "first_ts": float(first_ts) if np.isfinite(first_ts) else 0.0,
+        "last_ts": float(last_ts) if np.isfinite(last_ts) else 0.0,
+    }
+    return states, stats
+
+
+def score_accounts(
+    features: pd.DataFrame,
+    *,
+    rules: Any,
+    allowlisted: Iterable[str] = (),
+    model: AccountAnomalyModel | None = None,
+    contamination: float = 0.05,
+    min_events: int = 5,
+    clusters: dict[str, dict[str, Any]] | None = None,
+    fusion: FusionConfig | None = None,
+) -> tuple[list[AccountVerdict], dict[str, list[Any]], AccountAnomalyModel | None]:
+    """Run rules, the anomaly model and fusion over a feature frame.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        Feature frame indexed by account id.
+    rules : detector.rules.RuleSet
+        Loaded rules.
+    allowlisted : iterable of str
+        Accounts whose action is capped at review.
+    model : AccountAnomalyModel, optional
+        Trained model; when None one is fitted on the accounts with ``min_events`` or more.
+    contamination : float
+        Contamination for a model fitted here.
+    min_events : int
+        Accounts below this volume get no anomaly score.
+    clusters : dict, optional
+        Cluster verdicts per account (account linking).
+    fusion : FusionConfig, optional
+        Fusion thresholds.
+
+    Returns
+    -------
+    (list, dict, model)
+        Verdicts, rule hits per account, and the model used.
+    """
+    hits = rules.hits(features) if len(features) else {}
+    anomaly = None
+    eligible = features[features["n_events"] >= min_events]
+    if model is None and len(eligible) >= 20:
+        model = AccountAnomalyModel(contamination=contamination).fit(eligible)
+    if model is not None and len(eligible):
+        anomaly = pd.Series(model.percentile(eligible), index=eligible.index)
+    verdicts = fuse(
+        features,
+        hits,
+        anomaly,
+        allowlisted=set(allowlisted),
+        clusters=clusters,
+        config=fusion,
+    )
+    return verdicts, hits, model
+
+
+def run_audit(
+    paths: Sequence[str | Path],
+    config: AuditConfig | None = None,
+    *,
+    on_progress: ProgressFn | None = None,
+    on_quarantine: Callable[[Iterable[Any]], Any] | None = None,
+) -> AuditResult:
+    """Audit log exports end to end (no Redis, no network).
+
+    Parameters
+    ----------
+    paths : sequence of path
+        Log exports.
+    config : AuditConfig, optional
+        Options.
+    on_progress, on_quarantine : callable, optional
+        See :func:`build_states`.
+
+    Returns
+    -------
+    AuditResult
+    """
+    from detector.rules import Allowlist, RuleSet, default_rules_dir
+
+    cfg = config or AuditConfig()
+    states, stats = build_states(
+        paths,
+        fmt=cfg.fmt,
+        account_field=cfg.account_field,
+        chunk_size=cfg.chunk_size,
+        on_progress=on_progress,
+        on_quarantine=on_quarantine,
+    )
+    as_of = stats["last_ts"]
+    features = feature_frame(states, as_of)
+    rules_dir = Path(cfg.rules_dir) if cfg.rules_dir else default_rules_dir()
+    rules = RuleSet.load(rules_dir)
+    allow = Allowlist.load(rules_dir / "allowlists")
+    allowed = {a for a in features.index if allow.is_allowed(a, as_of)}
+    clusters = None
+    try:
+        from detector.linking import link_accounts
+    except ImportError:
+        link_accounts = None  # type: ignore[assignment]
+    if link_accounts is not None and len(features):
+        clusters = link_accounts(states, features)
+    cluster_verdicts = clusters.account_verdicts() if clusters is not None else None
+    verdicts, hits, model = score_accounts(
+        features,
+        rules=rules,
+        allowlisted=allowed,
+        model=cfg.model,
+        contamination=cfg.contamination,
+        min_events=cfg.min_events,
+        clusters=cluster_verdicts,
+        fusion=cfg.fusion,
+    )
+    version = cfg.model_version if cfg.model is not None or model is None else "population-fit"
+    return AuditResult(
+        states=states,
+        features=features,
+        verdicts=verdicts,
+        hits=hits,
+        quarantine_counts=stats["quarantine"],
+        n_records=stats["n_records"],
+        n_events=stats["n_events"],
+        files=stats["files"],
+        first_ts=stats["first_ts"],
+        as_of=as_of,
+        model_version=version,
+        rules=rules,
+        clusters=clusters,
+    )

@@ -1,0 +1,257 @@
+"""Fusion: rule hits + population anomaly + cluster evidence -> risk, action, reasons.
+
+The output is what analysts and gateways read, so every number comes with words:
+
+* **risk** in [0, 1]: a noisy-OR of the matched rules' level weights and of the
+  directional anomaly signal (the forest's percentile, counted only when the account
+  stands out on features where higher is more suspicious);
+* **action**: the most severe action recommended by a matched rule, raised to
+  ``block`` when rules of two or more families agree at high risk, ``review`` at most
+  for an anomaly alone, and capped at ``review`` for allowlisted accounts;
+* **reasons**: the rules that matched with the conditions that held, then the features
+  that most set the account apart, with their values and population percentiles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from detector.features.schema import FEATURES
+
+__all__ = [
+    "ACTIONS",
+    "LEVEL_WEIGHT",
+    "AccountVerdict",
+    "FusionConfig",
+    "fuse",
+    "standout_features",
+]
+
+ACTIONS: tuple[str, ...] = ("allow", "review", "throttle", "block")
+_RANK = {a: i for i, a in enumerate(ACTIONS)}
+LEVEL_WEIGHT: dict[str, float] = {"low": 0.3, "medium": 0.55, "high": 0.8, "critical": 0.93}
+_SPEC = {f.name: f for f in FEATURES}
+
+
+class HitLike(Protocol):
+    """What fusion needs from a rule hit (see :mod:`detector.rules`)."""
+
+    rule_id: str
+    title: str
+    level: str
+    action: str
+    family: str
+    evidence: Sequence[str]
+
+
+@dataclass(frozen=True, slots=True)
+class FusionConfig:
+    """Thresholds of the fusion.
+
+    Parameters
+    ----------
+    anomaly_floor : float
+        Forest percentile from which the anomaly starts to count.
+    anomaly_weight : float
+        Largest risk the anomaly alone contributes.
+    standout_percentile : float
+        Population percentile from which a feature is named as setting the account apart.
+    block_risk : float
+        Risk at which agreeing rules of two families escalate to block.
+    review_risk : float
+        Risk from which an account without a rule hit is put up for review.
+    """
+
+    anomaly_floor: float = 0.95
+    anomaly_weight: float = 0.45
+    standout_percentile: float = 0.97
+    block_risk: float = 0.9
+    review_risk: float = 0.4
+
+
+@dataclass(slots=True)
+class AccountVerdict:
+    """Fused outcome for one account."""
+
+    account_id: str
+    risk: float
+    action: str
+    reasons: list[str]
+    rule_ids: list[str]
+    families: list[str]
+    anomaly_percentile: float
+    standouts: list[dict[str, Any]] = field(default_factory=list)
+    allowlisted: bool = False
+    cluster_id: str | None = None
+
+
+def _fmt(value: float) -> str:
+    if value == int(value) and abs(value) < 1e9:
+        return f"{int(value)}"
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def standout_features(
+    names: Sequence[str],
+    values: np.ndarray,
+    percentiles: np.ndarray,
+    threshold: float,
+    limit: int = 4,
+) -> list[dict[str, Any]]:
+    """Features where the account sits at or above ``threshold`` of the population.
+
+    Only features whose schema direction says higher is more suspicious are named,
+    highest percentile first; :func:`fuse` turns them into words.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Feature names, aligned with ``values`` and ``percentiles``.
+    values, percentiles : numpy.ndarray
+        One account's feature values and their population percentiles (0..1).
+    threshold : float
+        Percentile from which a feature is named.
+    limit : int
+        Most features returned.
+    """
+    out = []
+    for name, value, pct in zip(names, values, percentiles, strict=True):
+        spec = _SPEC.get(name)
+        if spec is None or spec.higher_is_suspicious is not True:
+            continue
+        if pct >= threshold and value > 0:
+            out.append(
+                {
+                    "feature": name,
+                    "value": float(value),
+                    "percentile": float(pct),
+                    "meaning": spec.meaning,
+                }
+            )
+    out.sort(key=lambda d: (-d["percentile"], d["feature"]))
+    return out[:limit]
+
+
+def _standout_text(item: Mapping[str, Any]) -> str:
+    pct = item["percentile"] * 100
+    return (
+        f"{item['feature']} = {_fmt(item['value'])}, above {pct:.0f}% of accounts "
+        f"({item['meaning']})"
+    )
+
+
+def fuse(
+    features: pd.DataFrame,
+    hits: Mapping[str, Sequence[HitLike]],
+    anomaly_percentile: pd.Series | None = None,
+    *,
+    allowlisted: set[str] | frozenset[str] = frozenset(),
+    clusters: Mapping[str, Mapping[str, Any]] | None = None,
+    config: FusionConfig | None = None,
+) -> list[AccountVerdict]:
+    """Fuse the scorers into one verdict per account.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        Feature frame indexed by account id.
+    hits : mapping
+        account id -> matched rules (objects with ``rule_id``, ``title``, ``level``,
+        ``action``, ``family``, ``evidence``).
+    anomaly_percentile : pandas.Series, optional
+        Forest score as a population percentile, indexed by account id.
+    allowlisted : set of str
+        Accounts whose action is capped at review.
+    clusters : mapping, optional
+        account id -> ``{"cluster_id", "risk", "action", "reason"}`` from account linking.
+    config : FusionConfig, optional
+        Thresholds.
+
+    Returns
+    -------
+    list of AccountVerdict
+        In the order of ``features.index``.
+    """
+    cfg = config or FusionConfig()
+    names = [str(c) for c in features.columns]
+    values = features.to_numpy(dtype=np.float64, na_value=0.0)
+    pct = features.rank(pct=True, method="max").to_numpy(dtype=np.float64, na_value=0.0)
+    directional_cols = np.array([_SPEC[n].higher_is_suspicious is True for n in names])
+    stands = ((pct >= cfg.standout_percentile) & (values > 0) & directional_cols).any(axis=1)
+    anomalies = (
+        anomaly_percentile.reindex(features.index).fillna(0.0).to_numpy(dtype=np.float64)
+        if anomaly_percentile is not None
+        else np.zeros(len(features))
+    )
+    verdicts: list[AccountVerdict] = []
+    for i, account in enumerate(features.index.astype(str)):
+        account_hits = list(hits.get(account, ()))
+        standouts = (
+            standout_features(names, values[i], pct[i], cfg.standout_percentile)
+            if stands[i]
+            else []
+        )
+        anomaly = float(anomalies[i])
+
+        survive = 1.0
+        for hit in account_hits:
+            survive *= 1.0 - LEVEL_WEIGHT.get(hit.level, 0.3)
+        directional = bool(standouts)
+        anomaly_risk = 0.0
+        if directional and anomaly >= cfg.anomaly_floor:
+            span = max(1.0 - cfg.anomaly_floor, 1e-9)
+            anomaly_risk = cfg.anomaly_weight * min((anomaly - cfg.anomaly_floor) / span, 1.0)
+        survive *= 1.0 - anomaly_risk
+        cluster = (clusters or {}).get(account)
+        if cluster:
+            survive *= 1.0 - float(cluster.get("risk", 0.0))
+        risk = float(np.clip(1.0 - survive, 0.0, 1.0))
+
+        action = "allow"
+        for hit in account_hits:
+            if _RANK.get(hit.action, 0) > _RANK[action]:
+                action = hit.action
+        families = sorted({hit.family for hit in account_hits})
+        if account_hits and len(families) >= 2 and risk >= cfg.block_risk:
+            action = "block"
+        if cluster and _RANK.get(str(cluster.get("action", "allow")), 0) > _RANK[action]:
+            action = str(cluster["action"])
+        if action == "allow" and risk >= cfg.review_risk:
+            action = "review"
+        is_allowed = account in allowlisted
+        if is_allowed and _RANK[action] > _RANK["review"]:
+            action = "review"
+
+        reasons = []
+        for hit in sorted(account_hits, key=lambda h: -LEVEL_WEIGHT.get(h.level, 0)):
+            evidence = "; ".join(hit.evidence)
+            reasons.append(f"rule '{hit.title}' ({hit.level}): {evidence}")
+        if cluster and cluster.get("reason"):
+            reasons.append(str(cluster["reason"]))
+        if anomaly_risk > 0:
+            reasons.append(
+                f"isolation forest: more anomalous than {anomaly * 100:.1f}% of accounts"
+            )
+        reasons += [_standout_text(s) for s in standouts]
+        if is_allowed:
+            reasons.append("allowlisted: action capped at review")
+        verdicts.append(
+            AccountVerdict(
+                account_id=account,
+                risk=round(risk, 4),
+                action=action,
+                reasons=reasons,
+                rule_ids=sorted(hit.rule_id for hit in account_hits),
+                families=families,
+                anomaly_percentile=round(anomaly, 4),
+                standouts=standouts,
+                allowlisted=is_allowed,
+                cluster_id=str(cluster["cluster_id"]) if cluster else None,
+            )
+        )
+    return verdicts

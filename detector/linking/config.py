@@ -1,0 +1,134 @@
+"""Thresholds of account linking, in one place.
+
+Every number that decides whether two accounts are linked, how a cluster is scored and
+which action it gets lives in :class:`LinkConfig`, so a deployment can tune them and
+``docs/linking.md`` can name them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["GENERIC_USER_AGENT", "KINDS", "LinkConfig"]
+
+# The three kinds of evidence; a link needs agreeing evidence of at least two of them.
+KINDS: tuple[str, ...] = ("infrastructure", "content", "timing")
+
+# User agents of SDKs, HTTP libraries, gateways and browsers: shared by unrelated
+# accounts by construction, so never evidence of a common operator.
+GENERIC_USER_AGENT = re.compile(
+    r"^(?:Async)?OpenAI/|^openai[-/]|^anthropic|^litellm|^langchain|^llama[-_]?index"
+    r"|^python-requests/|^python-httpx/|^python/|^aiohttp|^httpx|^urllib|^Go-http-client/"
+    r"|^curl/|^wget/|^okhttp/|^axios/|^node-fetch|^undici|^node|^Apache-HttpClient/"
+    r"|^Java/|^reqwest/|^PostmanRuntime/|^insomnia/|^Mozilla/|^Dart/|^got ",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkConfig:
+    """Parameters of link evidence, guards, communities and cluster scoring.
+
+    Parameters
+    ----------
+    min_token_share : float
+        Smallest share of an account's requests a heavy hitter (prefix, user agent,
+        template, system prompt) must carry to be used for blocking and evidence.
+    max_exact_items : int
+        Exact IP / key / end-user sets larger than this are not used (rotating pools).
+    df_floor : int
+        Document frequency (accounts holding a token) below which a token is fully
+        specific.
+    df_cap : int
+        Absolute document-frequency cap: tokens held by more accounts are never evidence
+        nor blocking keys (e.g. a corporate NAT, a SaaS product's system prompt).
+    df_cap_share : float
+        Relative cap: tokens held by more than this share of the population are common.
+    ua_df_cap : int
+        Document-frequency cap of user agents (lower: clients are shared by design).
+    block_window : int
+        Within one blocking key, accounts are paired with their ``block_window`` nearest
+        neighbours in onset order and in minute-signature order (all pairs when the
+        block is small). Bounds the candidate pairs to ``O(accounts * window)``.
+    minhash_bands : int
+        LSH bands over the active-minute MinHash (rows per band = slots / bands).
+    infra_min, content_min : float
+        Smallest strength in [0, 1] for infrastructure / content evidence to count as a
+        kind of its own.
+    minute_min_jaccard : float
+        Smallest estimated active-minute Jaccard similarity counted as synchronised.
+    minute_alpha : float
+        Significance of the binomial test of MinHash slot agreements against the
+        agreement expected for independent accounts with the same activity densities.
+    onset_s : float
+        Largest gap between two accounts' first requests counted as a simultaneous onset.
+    onset_margin_s : float
+        Onsets this close to the start of the data are not onsets (the log just began).
+    onset_max_local : int
+        An onset second shared with more accounts than this (population-wide) is a busy
+        moment, not evidence (e.g. the top of the hour).
+    hourly_min_corr : float
+        Smallest correlation of hourly activity (after removing the population's own
+        daily rhythm) that supports synchronised timing.
+    hourly_min_hours : int
+        Fewest active hours both accounts need for the hourly correlation to count.
+    new_model_s : float
+        Largest gap between two accounts' first use of a newly released model.
+    new_model_margin_s : float
+        A model first seen in the population this long after the start of the data is
+        "newly released".
+    platform_end_users : int
+        Accounts with at least this many distinct end users are platforms (SaaS back
+        ends): their end-user ids and timing are not evidence of coordination.
+    min_edge_weight : float
+        Smallest edge weight kept (weight = summed strengths of the agreeing kinds).
+    min_cluster_size : int
+        Smallest community reported as a cluster.
+    split_min_size : int
+        Connected components at least this large are split into communities by
+        weighted label propagation.
+    lpa_iterations : int
+        Largest number of label-propagation sweeps.
+    block_size : int
+        Smallest cluster whose members are all blocked when it harvests (``K``).
+    block_harvest : float
+        Cluster harvest score from which a cluster of ``block_size`` or more is blocked.
+    review_harvest : float
+        Cluster harvest score from which a cluster is put up for review.
+    member_suspicious : float
+        Member harvest score from which a member counts as individually suspicious.
+    """
+
+    min_token_share: float = 0.05
+    max_exact_items: int = 64
+    df_floor: int = 50
+    df_cap: int = 2000
+    df_cap_share: float = 0.05
+    ua_df_cap: int = 200
+    block_window: int = 24
+    minhash_bands: int = 16
+    infra_min: float = 0.3
+    content_min: float = 0.3
+    minute_min_jaccard: float = 0.2
+    minute_alpha: float = 1e-6
+    onset_s: float = 60.0
+    onset_margin_s: float = 1800.0
+    onset_max_local: int = 2000
+    hourly_min_corr: float = 0.8
+    hourly_min_hours: int = 4
+    new_model_s: float = 600.0
+    new_model_margin_s: float = 3600.0
+    platform_end_users: int = 50
+    min_edge_weight: float = 1.0
+    min_cluster_size: int = 3
+    split_min_size: int = 8
+    lpa_iterations: int = 30
+    block_size: int = 5
+    block_harvest: float = 0.5
+    review_harvest: float = 0.3
+    member_suspicious: float = 0.5
+
+    def cap(self, n_accounts: int) -> int:
+        """Document-frequency cap for a population of ``n_accounts``."""
+        return int(max(self.df_floor + 1, min(self.df_cap, self.df_cap_share * n_accounts)))

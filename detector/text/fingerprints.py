@@ -1,0 +1,378 @@
+"""Fingerprints of prompt text: exact, template skeleton and near-duplicate keys.
+
+All fingerprints are unsigned 64-bit integers (Python ``int`` in ``[1, 2**64)``, or
+``numpy.uint64`` in batch output). ``0`` is reserved for "no text" (absent, empty or
+whitespace-only); a real hash that happens to be 0 is mapped to 1. Every hash is
+seeded constants + xxHash / splitmix64, never Python's randomised ``hash()``, so the
+values are identical across processes, machines and releases of this module (changing
+any constant here is a breaking change for stored HyperLogLogs and links).
+
+``exact_fp``
+    ``xxh3_64`` of :func:`detector.text.normalize.normalize` (the whole text).
+``skeleton_fp``
+    Template skeleton: the fixed part of a templated prompt (see :func:`skeleton_fp`).
+``nd_key``
+    Near-duplicate key: a 2-row MinHash band over word 3-shingles of the bounded view
+    (see :func:`nd_keys`). Two texts with word-shingle Jaccard similarity ``J`` share a
+    key with probability about ``J**2``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import xxhash
+
+from detector.text.normalize import WORD_TABLE, prepare
+
+__all__ = [
+    "ND_MAX_WORDS",
+    "ND_ROWS",
+    "ND_SHINGLE",
+    "exact_fp",
+    "exact_fp_bytes",
+    "nd_key",
+    "nd_keys",
+    "skeleton_fp",
+    "skeleton_fp_lines",
+]
+
+_XXH = xxhash.xxh3_64_intdigest
+_U64 = np.uint64
+_MAXU64 = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
+
+
+def exact_fp_bytes(norm: bytes) -> int:
+    """Return the exact fingerprint of already-normalised bytes (0 for empty)."""
+    if not norm:
+        return 0
+    return _XXH(norm) or 1
+
+
+def exact_fp(text: str | None) -> int:
+    """Return the exact fingerprint of ``text``.
+
+    Parameters
+    ----------
+    text : str or None
+        Prompt text.
+
+    Returns
+    -------
+    int
+        ``xxh3_64`` (seed 0) of the NFKC + casefold + whitespace-collapsed UTF-8 text, in
+        ``[1, 2**64)``; ``0`` when the text is absent or blank.
+    """
+    return exact_fp_bytes(prepare(text).norm)
+
+
+# --------------------------------------------------------------------------- skeleton
+
+#: Bytes examined at each end of the text to find the head and tail segments.
+SK_SPAN = 400
+#: A head/tail segment longer than this (in words) is not a template part.
+SK_SEG_MAX_WORDS = 40
+#: Words kept from each end in the fallback skeleton.
+SK_FALLBACK_WORDS = 8
+
+# A segment ends at a newline, or at ':' '.' '?' '!' followed by whitespace.
+_BREAK = re.compile(rb"\n|[:.?!;](?=\s)")
+
+# Fill-in material that varies between instances of one template.
+_MASK = re.compile(
+    rb"```.*?(?:```|\Z)"  # fenced code
+    rb"|(?:https?://|www\.)\S+"  # URLs
+    rb"|[\w.+-]+@[\w-]+\.[\w.-]+"  # e-mail addresses
+    rb"|`[^`\n]{1,200}`"  # inline code
+    rb'|"[^"\n]{1,300}"'  # "quoted"
+    rb"|\xe2\x80\x9c[^\n]{1,300}?\xe2\x80\x9d"  # “quoted”
+    rb"|(?<![\w'])'[^'\n]{1,200}'(?![\w'])"  # 'quoted'
+    rb"|\$[^$\n]{1,300}\$"  # $latex$
+    rb"|\d+(?:[.,:/-]\d+)*",  # numbers, dates, times
+    re.DOTALL,
+)
+
+# Words that make a short head/tail segment look like the instruction part of a
+# template rather than user content.
+_MARKERS = frozenset(
+    b"""
+    q question questions query answer answers answering respond response reply output
+    input instruction instructions task problem problems exercise solve solution calculate
+    compute translate translation summarize summarise summary tl dr tldr classify
+    classification categorize category label sentiment review text sentence sentences
+    passage article paragraph document context premise hypothesis claim statement options
+    option choices choose select following below above given provided read determine
+    identify extract generate rewrite paraphrase rephrase correct true false step steps
+    think reason reasoning explain explanation justify final format json let lets please
+    user assistant system human ai act pretend role roleplay persona expert helpful write
+    describe complete continue fill blank example examples multiple choice
+    """.split()
+)
+
+
+def _mask_words(seg: bytes) -> list[bytes]:
+    return _MASK.sub(b" 0 ", seg).translate(WORD_TABLE).split()
+
+
+def _instruction_score(words: list[bytes]) -> float:
+    """Share of template marker words in a segment (0 if none or too long)."""
+    if not words or len(words) > SK_SEG_MAX_WORDS:
+        return 0.0
+    hits = len(_MARKERS.intersection(words))
+    return hits / (len(words) + 2) if hits else 0.0
+
+
+def skeleton_fp_lines(lines: bytes) -> int:
+    """Return the skeleton fingerprint of normalised text with its line structure.
+
+    Parameters
+    ----------
+    lines : bytes
+        ``Prepared.lines``: NFKC + casefolded + stripped text, newlines kept.
+
+    Returns
+    -------
+    int
+        ``xxh3_64`` of :func:`skeleton_material`, ``0`` for empty text.
+    """
+    if not lines:
+        return 0
+    return _XXH(skeleton_material(lines)) or 1
+
+
+def skeleton_material(lines: bytes) -> bytes:
+    """Return the bytes the skeleton fingerprint hashes (for tests and debugging).
+
+    Parameters
+    ----------
+    lines : bytes
+        ``Prepared.lines``: NFKC + casefolded + stripped text, newlines kept.
+
+    Returns
+    -------
+    bytes
+        A tag (``H`` head segment, ``T`` tail segment, ``F`` fallback) and the masked
+        words that identify the template; ``b""`` for empty text.
+
+    Notes
+    -----
+    The text is cut into a *head segment* (up to the first newline or ``: . ? ! ;``
+    followed by whitespace) and a *tail segment* (after the last such break), each
+    looked for in the first / last :data:`SK_SPAN` bytes. A segment of at most
+    :data:`SK_SEG_MAX_WORDS` words that contains template marker words ("question",
+    "answer", "translate", "step", "following", ...) is taken to be the fixed part:
+    the skeleton is the hash of that segment after masking numbers, quoted strings,
+    URLs, e-mails, code and ``$math$``; the head wins ties. When neither end looks like
+    an instruction (most free-form prompts) the skeleton is the hash of the first and
+    last :data:`SK_FALLBACK_WORDS` masked words, which still makes prompts whose fill-ins
+    are numbers, quotes, URLs or code collide.
+    """
+    if not lines:
+        return b""
+    head = lines[:SK_SPAN]
+    m = _BREAK.search(head)
+    if m is not None:
+        # one fast pass for the last break in the tail span
+        tail = lines[-SK_SPAN:]
+        last = None
+        for last in _BREAK.finditer(tail):  # noqa: B007
+            pass
+        h_words = _mask_words(head[: m.start()])
+        t_words = _mask_words(tail[last.end() :]) if last is not None else []
+        h_score = _instruction_score(h_words)
+        if h_score and head[m.start() : m.start() + 1] == b":":
+            h_score += 0.5  # "instruction: {fill-in}"
+        t_score = _instruction_score(t_words)
+        if h_score and h_score >= t_score:
+            return b"H\x00" + b" ".join(h_words)
+        if t_score:
+            return b"T\x00" + b" ".join(t_words)
+    k = SK_FALLBACK_WORDS
+    if len(lines) <= 2 * SK_SPAN:
+        words = _mask_words(lines)
+        first, last_w = words[:k], words[-k:] if len(words) > k else []
+    else:
+        first = _mask_words(lines[:SK_SPAN])[:k]
+        last_w = _mask_words(lines[-SK_SPAN:])[-k:]
+    return b"F\x00" + b" ".join(first) + b"\x00" + b" ".join(last_w)
+
+
+def skeleton_fp(text: str | None) -> int:
+    """Return the template-skeleton fingerprint of ``text``.
+
+    Prompts built from one template with different fill-ins ("Solve step by step:
+    {question}", "{question}\\nLet's think step by step.", "Question number {n} about my
+    account") share a skeleton; unrelated free-form prompts almost never do. See
+    :func:`skeleton_fp_lines` for the rule and ``docs/text_signals.md`` for measured
+    collision rates.
+
+    Parameters
+    ----------
+    text : str or None
+        Prompt text.
+
+    Returns
+    -------
+    int
+        Unsigned 64-bit fingerprint in ``[1, 2**64)``; ``0`` for absent/blank text.
+    """
+    return skeleton_fp_lines(prepare(text).lines)
+
+
+# --------------------------------------------------------------------------- nd_key
+
+#: Words per shingle.
+ND_SHINGLE = 3
+#: MinHash rows hashed into one key (collision probability ~ J ** ND_ROWS).
+ND_ROWS = 2
+#: At most this many words of the view are shingled.
+ND_MAX_WORDS = 160
+
+# Polynomial rolling hash mod 2**64 over bytes (odd base, so it has an inverse), then a
+# splitmix64 finaliser per shingle. Tables of powers are grown on demand.
+_BASE = 0x100000001B3 * 2 + 1
+_BASE_INV = pow(_BASE, -1, 1 << 64)
+_SEEDS = (0x243F6A8885A308D3, 0x13198A2E03707344, 0xA4093822299F31D0, 0x082EFA98EC4E6C89)
+_pow_cache: dict[str, np.ndarray] = {}
+_CHUNK_BYTES = 1 << 18
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    have = _pow_cache.get("pos")
+    if have is None or len(have) < n:
+        size = max(n, _CHUNK_BYTES + 4096)
+        pos = np.empty(size, dtype=_U64)
+        inv = np.empty(size, dtype=_U64)
+        pos[0] = inv[0] = 1
+        with np.errstate(over="ignore"):
+            pos[1:] = np.cumprod(np.full(size - 1, _BASE, dtype=_U64), dtype=_U64)
+            inv[1:] = np.cumprod(np.full(size - 1, _BASE_INV, dtype=_U64), dtype=_U64)
+        _pow_cache["pos"], _pow_cache["inv"] = pos, inv
+    return _pow_cache["pos"], _pow_cache["inv"]
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser, in place on a fresh uint64 array."""
+    x ^= x >> _U64(30)
+    x *= _U64(0xBF58476D1CE4E5B9)
+    x ^= x >> _U64(27)
+    x *= _U64(0x94D049BB133111EB)
+    x ^= x >> _U64(31)
+    return x
+
+
+def _nd_chunk(parts: list[bytes], counts: np.ndarray) -> np.ndarray:
+    buf = b" " + b" ".join(parts)
+    a = np.frombuffer(buf, dtype=np.uint8)
+    n_bytes = len(a)
+    pos, inv = _powers(n_bytes + 1)
+    sp = np.flatnonzero(a == 32)  # one space before every word
+    n_words = len(sp)
+    wstart = sp + 1
+    wend = np.empty(n_words, dtype=np.int64)
+    wend[:-1] = sp[1:]
+    wend[-1] = n_bytes
+    prefix = np.zeros(n_bytes + 1, dtype=_U64)
+    np.cumsum(a.astype(_U64) * inv[:n_bytes], out=prefix[1:])
+
+    firsts = np.zeros(len(counts), dtype=np.int64)
+    np.cumsum(counts[:-1], out=firsts[1:])
+    k = ND_SHINGLE
+    start = wstart.copy()
+    end = np.empty(n_words, dtype=np.int64)
+    end[: n_words - k + 1] = wend[k - 1 :]
+    end[n_words - k + 1 :] = wend[-1]
+    # position of each word inside its text; a shingle is valid if it ends inside the text
+    tid = np.repeat(np.arange(len(counts)), counts)
+    offset = np.arange(n_words) - firsts[tid]
+    valid = offset <= counts[tid] - k
+    short = np.flatnonzero(counts < k)
+    if len(short):  # texts with fewer than k words: one shingle = the whole text
+        f = firsts[short]
+        end[f] = wend[f + counts[short] - 1]
+        valid[f] = True
+    with np.errstate(over="ignore"):
+        base = (prefix[end] - prefix[start]) * pos[start]
+        keys = None
+        for row in range(ND_ROWS):
+            h = _mix(base ^ _U64(_SEEDS[row]))
+            h[~valid] = _MAXU64
+            mins = np.minimum.reduceat(h, firsts)
+            if keys is None:
+                keys = mins
+            else:
+                keys = (keys * _U64(0x9E3779B97F4A7C15)) ^ mins
+        keys = _mix(keys)
+    keys[keys == 0] = 1
+    return keys
+
+
+def nd_keys(word_lists: Sequence[Sequence[bytes]]) -> np.ndarray:
+    """Return near-duplicate keys for many texts at once (vectorised).
+
+    Parameters
+    ----------
+    word_lists : sequence of sequences of bytes
+        ``Prepared.words`` of each text (punctuation-free words of the bounded view).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint64`` keys, ``0`` where a text has no words.
+
+    Notes
+    -----
+    Each text's first :data:`ND_MAX_WORDS` words are cut into overlapping
+    :data:`ND_SHINGLE`-word shingles (a text with fewer words is one shingle). Each
+    shingle is hashed with a polynomial rolling hash over its bytes (computed for the
+    whole batch with one ``cumsum``) and a splitmix64 finaliser; :data:`ND_ROWS`
+    independently seeded minima (MinHash) are folded into one key. Two texts whose
+    shingle sets have Jaccard similarity ``J`` share a key with probability ``J**2``.
+    """
+    out = np.zeros(len(word_lists), dtype=_U64)
+    idx: list[int] = []
+    parts: list[bytes] = []
+    counts: list[int] = []
+    size = 0
+
+    def flush() -> None:
+        nonlocal size
+        if idx:
+            out[idx] = _nd_chunk(parts, np.asarray(counts, dtype=np.int64))
+        idx.clear()
+        parts.clear()
+        counts.clear()
+        size = 0
+
+    for i, words in enumerate(word_lists):
+        if not words:
+            continue
+        if len(words) > ND_MAX_WORDS:
+            words = words[:ND_MAX_WORDS]
+        part = b" ".join(words)
+        if size + len(part) + 1 > _CHUNK_BYTES:
+            flush()
+        idx.append(i)
+        parts.append(part)
+        counts.append(len(words))
+        size += len(part) + 1
+    flush()
+    return out
+
+
+def nd_key(text: str | None) -> int:
+    """Return the near-duplicate key of one text (see :func:`nd_keys`).
+
+    Parameters
+    ----------
+    text : str or None
+        Prompt text.
+
+    Returns
+    -------
+    int
+        Unsigned 64-bit key in ``[1, 2**64)``; ``0`` for text without words.
+    """
+    return int(nd_keys([prepare(text).words])[0])

@@ -1,0 +1,202 @@
+"""Coarse topic of a prompt from a weighted keyword lexicon.
+
+The topic feeds per-account topic concentration (share of the top topic, entropy):
+harvesting campaigns sweep one domain (math word problems, code) at a time while
+ordinary users wander. Ids are a stable enum: never renumber, only append.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import IntEnum
+
+__all__ = ["MIN_TOPIC_SCORE", "Topic", "topic_of", "topic_scores"]
+
+
+class Topic(IntEnum):
+    """Stable topic ids (``uint8`` in batch output)."""
+
+    OTHER = 0
+    MATH = 1
+    CODE = 2
+    WRITING = 3  # creative and content writing: stories, poems, essays, posts
+    TRANSLATION = 4
+    FACTUAL_QA = 5  # knowledge questions: who / what / when / why, definitions
+    ROLEPLAY = 6  # act as, pretend, persona, in character
+    BUSINESS = 7  # business, marketing, customer support, accounts, jobs
+    TEXT_TASK = 8  # summarise, classify, extract, rewrite, sentiment, NLI (FLAN-style)
+
+
+#: A topic needs at least this score to win; below it the prompt is OTHER (or
+#: FACTUAL_QA when it is a short question).
+MIN_TOPIC_SCORE = 2.0
+
+_W: dict[Topic, str] = {
+    Topic.MATH: """
+        math:2 maths:2 mathematics:2 mathematical:2 equation:2 equations:2 solve:1
+        integral:2 integrals:2 derivative:2 derivatives:2 calculus:2 algebra:2 geometry:2
+        trigonometry:2 probability:1.5 statistics:1 triangle:1.5 circle:1 polynomial:2
+        theorem:1.5 prove:1 proof:1 matrix:1 matrices:1.5 vector:1 fraction:2 fractions:2
+        percent:1 percentage:1 integer:1.5 integers:2 prime:1 primes:1.5 sqrt:2 divisible:2
+        remainder:2 sum:1 calculate:1.5 compute:1 radius:2 area:1 perimeter:2 volume:1
+        angle:1.5 angles:1.5 sin:1.5 cos:2 factorial:2 digits:1 divided:1.5 multiplied:1.5
+        plus:1 minus:1.5 average:1 median:1 ratio:1.5 total:0.5 dollars:0.5 cost:0.3
+        each:0.3 per:0.3 expression:1 simplify:1 evaluate:1 x:1 y:0.5 frac:3 cdot:3
+        infinity:1.5 modulo:2 gcd:3 lcm:3 arithmetic:2 numerator:2 denominator:2 exponent:2
+        logarithm:2 quadratic:3 linear:1 parabola:3 coefficient:2 coefficients:2 real:0.3
+        numbers:0.5 number:0.3 greatest:0.5 smallest:0.5 many:0.3 much:0.3 miles:0.5
+        hour:0.3 hours:0.3 minutes:0.3 half:0.5 twice:0.5 apples:0.5 km:0.3
+    """,
+    Topic.CODE: """
+        code:2 coding:2 python:2 javascript:2 java:2 typescript:2 golang:2 sql:2 html:2
+        css:2 php:2 kotlin:2 bash:2 powershell:2 regex:2 json:1 yaml:1.5 xml:1 api:1.5
+        apis:1.5 function:1 functions:1 method:0.5 variable:1 variables:1 array:1.5
+        arrays:1.5 loop:1 compile:2 compiler:2 runtime:1 debug:2 debugging:2 bug:1.5 bugs:1
+        error:0.5 exception:1.5 traceback:3 script:1 program:1 programming:2 algorithm:1
+        implement:1 implementation:0.5 repository:1.5 git:2 github:2 docker:2
+        kubernetes:2 linux:1 npm:2 pandas:1.5 numpy:2 django:2 flask:1.5 react:1.5 js:1.5
+        dataframe:2 database:1 query:1 backend:1.5 frontend:1.5 server:0.5 endpoint:1.5
+        async:2 await:2 const:2 def:2 return:0.5 import:1 println:2 printf:2 std:2 int:1
+        void:2 null:1 boolean:1.5 lambda:1 recursion:1 recursive:1 excel:1 vba:2 matlab:2
+        arduino:2 selenium:2 sdk:1.5 cli:1.5 terminal:1 syntax:1.5 refactor:2 pytest:2
+        tensorflow:2 pytorch:2 keras:2 sklearn:2 class:0.5 string:0.5 struct:2 nginx:2
+        ubuntu:1.5 windows:0.3 unity:1 godot:2 rust:1 cpp:2 csharp:2 webpage:1 website:0.5
+        app:0.5 software:0.5 http:0.5 url:0.5 docstring:2 kwargs:3 args:1.5 node:1
+        nodejs:2 npx:2 jquery:2 vue:2 angular:1.5 aws:1.5 elif:3
+        stdout:2 stdin:2 utf:1 regexp:2 bytes:1 pointer:1.5 malloc:3 thread:1 threads:1
+        mysql:2 postgres:2 postgresql:2 mongodb:2 redis:2 graphql:2 oauth:2 jwt:2
+    """,
+    Topic.WRITING: """
+        story:2 stories:2 poem:2.5 poems:2.5 poetry:2 essay:2 essays:2 lyrics:2.5 song:1.5
+        novel:1.5 fiction:2 fantasy:1 haiku:3 limerick:3 sonnet:3 rap:1.5 verse:1.5
+        verses:1.5 chapter:1 plot:1 screenplay:2 creative:1.5 write:1 blog:1.5 article:1
+        post:0.5 tweet:1 caption:1.5 slogan:1.5 tagline:1.5 speech:1 letter:0.5 narrative:1.5
+        joke:1.5 jokes:1.5 funny:1 humorous:1 rhyme:2 rhyming:2 rhymes:2 tale:2 fable:2
+        dialogue:0.5 headline:1 copywriting:2 outline:0.5 paragraph:0.5 script:0.5
+        protagonist:2 villain:1.5 scene:1 characters:0.5 titles:0.5 title:0.3 eulogy:2
+        toast:1 wedding:0.5 birthday:0.5 greeting:0.5 prose:2 storyline:2 worldbuilding:2
+    """,
+    Topic.TRANSLATION: """
+        translate:4 translation:3 translated:3 translating:3 translator:3 translations:3
+        english:0.5 french:1 spanish:1 german:1 chinese:1 japanese:1 korean:1 russian:1
+        italian:1 portuguese:1 arabic:1 hindi:1 dutch:1 turkish:1 vietnamese:1 polish:1
+        swedish:1 greek:0.5 latin:0.5 mandarin:1 cantonese:1 language:0.3
+    """,
+    Topic.FACTUAL_QA: """
+        who:1 when:1 where:1 history:1 historical:1 capital:1 population:1 invented:1.5
+        discovered:1.5 founded:1.5 born:1.5 died:1 war:1 president:1 define:1.5
+        definition:1.5 meaning:1 fact:1 facts:1 famous:1 largest:1 tallest:1.5 difference:1
+        biology:1 chemistry:1 physics:1 planet:1 century:1 ancient:1 empire:1 king:1 queen:1
+        country:0.5 city:0.5 science:0.5 scientific:0.5 why:0.5 what:0.3 explain:0.3
+        causes:1 cause:0.5 effects:0.5 theory:0.5 evolution:1 species:1 disease:1
+        symptoms:1 medical:0.5 law:0.5 religion:1 philosophy:1 economy:0.5 geography:1
+    """,
+    Topic.ROLEPLAY: """
+        pretend:3 roleplay:4 role:1.5 persona:2 character:1 imagine:1.5 rpg:3 npc:2
+        dungeon:2 adventure:1 game:0.5 act:0.5
+    """,
+    Topic.BUSINESS: """
+        business:2 marketing:2 sales:1.5 customer:1.5 customers:1.5 client:1 clients:1
+        company:1.5 startup:2 revenue:2 profit:1.5 pricing:1.5 price:1 product:1 products:1
+        brand:1.5 branding:2 seo:2 campaign:1 strategy:1 market:1 account:1 order:0.5
+        orders:1 refund:3 invoice:2 billing:2 subscription:2 payment:1.5 shipping:1.5
+        delivery:1 support:1 password:1 login:1 resume:2 job:1 interview:1 hiring:1.5
+        employee:1.5 employees:1.5 manager:1 meeting:1 email:0.5 linkedin:2 investor:2
+        investors:2 funding:1.5 budget:1.5 finance:1 b2b:2 saas:2 ecommerce:2 shopify:2
+        roi:2 kpi:2 okr:2 stakeholders:1.5 proposal:1 contract:1 negotiation:1.5 hr:1.5
+        charged:2 purchase:1 purchased:1 warranty:2 store:0.5 sell:1 selling:1 agency:1
+        consulting:1 entrepreneur:2 pitch:1.5 audience:0.5 leads:1 crm:2 ads:1 advertising:1.5
+    """,
+    Topic.TEXT_TASK: """
+        summarize:3 summarise:3 summary:2 summarization:3 tl:2 classify:3 classification:2
+        categorize:2 sentiment:3 extract:2 extraction:2 paraphrase:3 rephrase:3 rewrite:2
+        proofread:3 grammar:2 grammatical:2 correct:0.5 spelling:1.5 keywords:2 tone:1
+        simplify:1 shorten:2 condense:2 bullet:1 premise:2.5 hypothesis:1.5 entail:3
+        entailment:3 entails:3 sentence:1 sentences:1 passage:1.5 text:0.5 review:0.5
+        label:1 entities:2 paragraph:0.5 article:0.3 tweet:0.5 options:0.5 following:0.5
+    """,
+}
+
+_WORD_TOPICS: dict[bytes, tuple[tuple[int, float], ...]] = {}
+for _topic, _spec in _W.items():
+    for _item in _spec.split():
+        _word, _weight = _item.rsplit(":", 1)
+        _key = _word.encode()
+        _WORD_TOPICS[_key] = (*_WORD_TOPICS.get(_key, ()), (int(_topic), float(_weight)))
+_TOPIC_WORDS = frozenset(_WORD_TOPICS)
+del _topic, _spec, _item, _word, _weight, _key
+
+# Phrase and layout cues searched in the view: (regex, topic, weight).
+_PHRASES: tuple[tuple[re.Pattern[bytes], int, float], ...] = (
+    (re.compile(rb"```|#include|\bdef \w+\(|\bimport \w|\w\(\);|=>|</\w+>|\w\.\w+\(|==|!="), 2, 3.0),
+    (re.compile(rb"\\frac|\\sqrt|\\cdot|\$[^$]{1,80}\$|\d\s*[-+*/^=]\s*\d|\bx\^|\bf\(x\)"), 1, 2.5),
+    (re.compile(rb"\bhow (?:many|much)\b"), 1, 1.0),
+    (re.compile(rb"\b(?:act|acting|serve) as (?:an? |my |the )?(?!(?:a |an )?(?:helpful|ai))"), 6, 3.0),
+    (re.compile(rb"\bpretend (?:to be|you are|you're)|\bin character\b|\brole[- ]?play"), 6, 3.0),
+    (re.compile(rb"\byou are (?:a |an |now )?(?!(?:a |an )?(?:helpful|ai|assistant|chatgpt))"), 6, 1.0),
+    (re.compile(rb"\b(?:play|take on|assume) the (?:role|part) of\b|\bas if you were\b"), 6, 3.0),
+    (re.compile(rb"\b(?:into|to|in) (?:english|french|spanish|german|chinese|japanese|korean"
+                rb"|russian|italian|portuguese|arabic|hindi|dutch|turkish|vietnamese|polish)\b"), 4, 1.0),
+    (re.compile(rb"\b(?:the )?following (?:text|passage|sentence|paragraph|article|review"
+                rb"|tweet|dialogue|conversation)\b"), 8, 1.5),
+    (re.compile(rb"\bmy (?:account|order|subscription|card|package|bill)\b"), 7, 2.0),
+    (re.compile(rb"\bwrite (?:me )?(?:a|an) (?:short |funny |\w+ )?(?:story|poem|song|essay"
+                rb"|letter|speech|blog|article|haiku|limerick)"), 3, 1.5),
+)  # fmt: skip
+_QUESTION_START = (
+    b"what ", b"who ", b"when ", b"where ", b"why ", b"which ", b"how ", b"is ", b"are ",
+    b"was ", b"were ", b"do ", b"does ", b"did ", b"can ", b"could ", b"define ",
+)  # fmt: skip
+
+
+def topic_scores(view: bytes, words: list[bytes] | set[bytes]) -> list[float]:
+    """Return the lexicon score of every topic (index = :class:`Topic` value).
+
+    Parameters
+    ----------
+    view : bytes
+        ``Prepared.view``.
+    words : list or set of bytes
+        ``Prepared.words``.
+
+    Returns
+    -------
+    list of float
+        One score per topic; each distinct keyword counts once.
+    """
+    scores = [0.0] * len(Topic)
+    for w in _TOPIC_WORDS.intersection(words):
+        for t, wt in _WORD_TOPICS[w]:
+            scores[t] += wt
+    for pat, t, wt in _PHRASES:
+        if pat.search(view) is not None:
+            scores[t] += wt
+    return scores
+
+
+def topic_of(view: bytes, words: list[bytes] | set[bytes]) -> int:
+    """Return the :class:`Topic` id of a normalised view.
+
+    Parameters
+    ----------
+    view : bytes
+        ``Prepared.view``.
+    words : list or set of bytes
+        ``Prepared.words``.
+
+    Returns
+    -------
+    int
+        The best-scoring topic when its score is at least :data:`MIN_TOPIC_SCORE`
+        (ties go to the lower id); else ``FACTUAL_QA`` for a short question (starts with
+        a question word or ends with "?", at most 40 words) and ``OTHER`` otherwise.
+    """
+    if not view:
+        return int(Topic.OTHER)
+    scores = topic_scores(view, words)
+    best = max(range(1, len(scores)), key=scores.__getitem__)
+    if scores[best] >= MIN_TOPIC_SCORE:
+        return best
+    if len(words) <= 40 and (view.endswith(b"?") or view.startswith(_QUESTION_START)):
+        return int(Topic.FACTUAL_QA)
+    return int(Topic.OTHER)

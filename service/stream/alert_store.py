@@ -1,0 +1,158 @@
+"""Alerts in Redis: one hash per fingerprint, lifecycle entries on a bounded stream.
+
+An account's alert is identified by its Alertmanager fingerprint (labels: alertname,
+account, severity, rule ids). Re-scoring the same situation updates the alert's hash
+(risk, evidence, last seen) instead of adding a duplicate; a change of severity or rules
+resolves the old alert and fires a new one; an account that falls back to ``allow``
+resolves its alert. Only firing and resolved transitions are appended to the
+``alerts`` stream. An alert an analyst marked ``false_positive`` stays suppressed.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from detector.alerts import rfc3339
+from service.redis_keys import Keys
+
+__all__ = ["SUPPRESSED", "sync_account_alert"]
+
+#: Statuses set by analysts that re-scoring must keep (issue 6 sets them).
+KEPT = ("acknowledged", "false_positive")
+SUPPRESSED = ("false_positive",)
+
+
+def _dec(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def _resolve(
+    client: Any, keys: Keys, fp: str, account_id: str, now: float, as_of: float, maxlen: int
+) -> None:
+    state = client.hget(keys.alert(fp), "status")
+    if state is None or _dec(state) in ("resolved", "false_positive"):
+        return
+    pipe = client.pipeline(transaction=True)
+    pipe.hset(
+        keys.alert(fp),
+        mapping={"status": "resolved", "endsAt": rfc3339(now), "resolved_as_of": repr(as_of)},
+    )
+    pipe.zadd(keys.alerts_index, {fp: now})
+    pipe.xadd(
+        keys.alerts,
+        {"fingerprint": fp, "status": "resolved", "account_id": account_id, "as_of": repr(as_of)},
+        maxlen=maxlen,
+        approximate=True,
+    )
+    pipe.execute()
+
+
+def sync_account_alert(
+    client: Any,
+    keys: Keys,
+    account_id: str,
+    alert: dict[str, Any] | None,
+    *,
+    as_of: float,
+    maxlen: int,
+    ttl: int,
+    now: float | None = None,
+) -> str:
+    """Bring an account's alert in Redis in line with its latest verdict.
+
+    Parameters
+    ----------
+    client : redis.Redis
+        Connection.
+    keys : Keys
+        Key names.
+    account_id : str
+        The account.
+    alert : dict or None
+        Alertmanager-shaped alert (:func:`detector.alerts.account_alert`), or None when
+        the account's action no longer warrants one.
+    as_of : float
+        Event time of the scoring (the stream's clock), recorded for detection delay.
+    maxlen : int
+        Approximate bound of the alerts stream.
+    ttl : int
+        Seconds an alert hash is kept after its last update.
+    now : float, optional
+        Wall time (default: ``time.time()``).
+
+    Returns
+    -------
+    str
+        What happened: ``none``, ``fired``, ``updated``, ``suppressed`` or ``resolved``.
+    """
+    now = time.time() if now is None else now
+    raw = client.get(keys.account_alert(account_id))
+    current = _dec(raw) if raw is not None else None
+    if alert is None:
+        if current is None:
+            return "none"
+        _resolve(client, keys, current, account_id, now, as_of, maxlen)
+        client.delete(keys.account_alert(account_id))
+        return "resolved"
+    fp = alert["fingerprint"]
+    akey = keys.alert(fp)
+    existing = {_dec(k): _dec(v) for k, v in client.hgetall(akey).items()}
+    status = existing.get("status")
+    if current is not None and current != fp:
+        _resolve(client, keys, current, account_id, now, as_of, maxlen)
+    pipe = client.pipeline(transaction=True)
+    pipe.set(keys.account_alert(account_id), fp, ex=ttl)
+    if status in SUPPRESSED:
+        pipe.hset(akey, mapping={"last_seen": rfc3339(now), "as_of": repr(as_of)})
+        pipe.expire(akey, ttl)
+        pipe.execute()
+        return "suppressed"
+    firing = status in (None, "resolved")
+    if firing:
+        body = dict(alert)
+        mapping = {
+            "fingerprint": fp,
+            "account_id": account_id,
+            "status": "firing",
+            "startsAt": alert["startsAt"],
+            "fired_at": rfc3339(now),
+            "fired_as_of": repr(as_of),
+        }
+    else:
+        body = dict(alert, startsAt=existing.get("startsAt", alert["startsAt"]))
+        mapping = {"status": status or "firing"}
+    mapping.update(
+        {
+            "alert": orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
+            "severity": alert["labels"]["severity"],
+            "action": alert["annotations"]["recommended_action"],
+            "risk": alert["annotations"]["risk"],
+            "last_seen": rfc3339(now),
+            "as_of": repr(as_of),
+        }
+    )
+    pipe.hset(akey, mapping=mapping)
+    pipe.hincrby(akey, "updates", 1)
+    pipe.expire(akey, ttl)
+    pipe.zadd(keys.alerts_index, {fp: now})
+    if firing:
+        pipe.xadd(
+            keys.alerts,
+            {
+                "fingerprint": fp,
+                "status": "firing",
+                "account_id": account_id,
+                "severity": mapping["severity"],
+                "action": mapping["action"],
+                "risk": mapping["risk"],
+                "as_of": repr(as_of),
+                "alert": mapping["alert"],
+            },
+            maxlen=maxlen,
+            approximate=True,
+        )
+    pipe.execute()
+    return "fired" if firing else "updated"

@@ -1,0 +1,168 @@
+"""Events as they travel on the Redis stream, and the column arrays the aggregator needs.
+
+A stream entry is one event without its raw text: prompt text is turned into text
+signals (fingerprints, chain-of-thought score, topic, ...) at ingest and dropped, so no
+prompt ever reaches Redis. The entry holds one field ``e``: an orjson array laid out
+as :data:`STREAM_FIELDS` (arrays are smaller and faster to decode than objects).
+
+:func:`columns_from_rows` rebuilds exactly the arrays that
+:func:`detector.aggregates.event_columns` builds from full events, so the workers run
+the same vectorised :func:`detector.aggregates.aggregate_events` as the offline audit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+
+from detector.aggregates import ip_prefix
+from detector.events import EVENT_FIELD_NAMES, TEXT_FIELDS
+
+__all__ = [
+    "SIGNAL_FIELDS",
+    "STREAM_FIELDS",
+    "STREAM_VERSION",
+    "columns_from_rows",
+    "decode_entry",
+    "encode_events",
+]
+
+STREAM_VERSION = 1
+#: Text signals computed at ingest (see :func:`detector.text.text_signals_batch`).
+SIGNAL_FIELDS: tuple[str, ...] = (
+    "exact_fp",
+    "skeleton_fp",
+    "nd_key",
+    "system_fp",
+    "cot_score",
+    "is_cot",
+    "topic",
+    "is_mcq",
+    "answer_format_short",
+    "prompt_words",
+)
+_CANON = tuple(f for f in EVENT_FIELD_NAMES if f not in TEXT_FIELDS)
+#: Layout of the array in a stream entry: version, canonical fields without text,
+#: ``has_system``, then the text signals.
+STREAM_FIELDS: tuple[str, ...] = ("v", *_CANON, "has_system", *SIGNAL_FIELDS)
+_POS = {name: i for i, name in enumerate(STREAM_FIELDS)}
+_PY = {
+    "exact_fp": int,
+    "skeleton_fp": int,
+    "nd_key": int,
+    "system_fp": int,
+    "cot_score": float,
+    "is_cot": bool,
+    "topic": int,
+    "is_mcq": bool,
+    "answer_format_short": bool,
+    "prompt_words": int,
+}
+
+
+def encode_events(events: Sequence[Mapping[str, Any]]) -> list[bytes]:
+    """Encode validated events for the stream, computing their text signals.
+
+    Parameters
+    ----------
+    events : sequence of dict
+        Validated canonical events (with ``system_prompt`` / ``user_prompt``).
+
+    Returns
+    -------
+    list of bytes
+        One orjson array per event (no prompt text), laid out as :data:`STREAM_FIELDS`.
+    """
+    if not events:
+        return []
+    from detector.text import text_signals_batch
+
+    systems = [e.get("system_prompt") for e in events]
+    signals = text_signals_batch(systems, [e.get("user_prompt") for e in events])
+    sig_lists = [signals[name].tolist() for name in SIGNAL_FIELDS]
+    dumps = orjson.dumps
+    out = []
+    for i, event in enumerate(events):
+        row: list[Any] = [STREAM_VERSION]
+        row.extend(event.get(name) for name in _CANON)
+        row.append(bool(systems[i]))
+        row.extend(col[i] for col in sig_lists)
+        out.append(dumps(row))
+    return out
+
+
+def decode_entry(payload: bytes) -> list[Any]:
+    """Decode one stream entry's ``e`` field; raises ``ValueError`` if malformed."""
+    row = orjson.loads(payload)
+    if type(row) is not list or len(row) != len(STREAM_FIELDS) or row[0] != STREAM_VERSION:
+        raise ValueError("not a stream event of this version")
+    if type(row[_POS["ts"]]) not in (int, float) or not row[_POS["account_id"]]:
+        raise ValueError("stream event without time or account")
+    return row
+
+
+def columns_from_rows(rows: Sequence[Sequence[Any]]) -> dict[str, np.ndarray]:
+    """The arrays of :func:`detector.aggregates.event_columns`, from decoded stream rows.
+
+    Parameters
+    ----------
+    rows : sequence of list
+        Decoded entries (:func:`decode_entry`).
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        Same keys, dtypes and semantics as ``event_columns`` on the original events.
+    """
+    cols_t = list(zip(*rows, strict=True)) if rows else [() for _ in STREAM_FIELDS]
+
+    def col(name: str) -> tuple[Any, ...]:
+        return cols_t[_POS[name]]
+
+    def num(name: str, default: float = 0.0) -> np.ndarray:
+        return np.array([default if v is None else v for v in col(name)], dtype=np.float64)
+
+    cols: dict[str, np.ndarray] = {
+        "ts": num("ts"),
+        "account_id": np.array(col("account_id"), dtype=object),
+        "prompt_tokens": num("prompt_tokens"),
+        "completion_tokens": num("completion_tokens"),
+        "reasoning_tokens": num("reasoning_tokens"),
+        "top_logprobs": num("top_logprobs"),
+        "logit_bias_size": num("logit_bias_size"),
+        "n": num("n", 1.0),
+        "max_tokens": num("max_tokens", np.nan),
+        "temperature": num("temperature", np.nan),
+        "tools_count": num("tools_count"),
+    }
+    cols["logprobs"] = np.array([bool(v) for v in col("logprobs")], dtype=bool)
+    cols["seed"] = np.array([bool(v) for v in col("seed")], dtype=bool)
+    cols["stream"] = np.array([bool(v) for v in col("stream")], dtype=bool)
+    cols["failure"] = np.array([v == "failure" for v in col("status")], dtype=bool)
+    cols["finish_length"] = np.array([v == "length" for v in col("finish_reason")], dtype=bool)
+    cols["json_format"] = np.array(
+        [v in ("json_object", "json_schema") for v in col("response_format")], dtype=bool
+    )
+    cols["has_system"] = np.array(col("has_system"), dtype=bool)
+    for name in ("ip", "user_agent", "api_key", "end_user", "model"):
+        cols[name] = np.array(col(name), dtype=object)
+    cols["has_end_user"] = np.array([v is not None for v in cols["end_user"]], dtype=bool)
+    cols["ip_prefix"] = np.array([ip_prefix(v) for v in cols["ip"]], dtype=object)
+    from detector.text.signals import SIGNAL_DTYPES
+
+    for name in SIGNAL_FIELDS:
+        cols[name] = np.array(col(name), dtype=SIGNAL_DTYPES[name])
+    return cols
+
+
+def row_value(row: Sequence[Any], name: str) -> Any:
+    """One field of a decoded row by name."""
+    return row[_POS[name]]
+
+
+def field_index(name: str) -> int:
+    """Position of a field in a decoded row."""
+    return _POS[name]

@@ -1,0 +1,345 @@
+"""Continuous scoring: rescore touched accounts from their Redis window state.
+
+Workers mark every account a batch touches in the ``dirty`` ZSET (score = first touch
+since its last scoring). :meth:`Scorer.tick` takes the accounts dirty for longer than
+the debounce (atomically, so two workers never score the same account at once),
+rebuilds their window state from Redis, computes features with
+:func:`detector.features.feature_frame`, and runs the audit's
+:func:`detector.audit.pipeline.score_accounts` (rules, anomaly model, fusion). Fusion
+ranks feature values against the population, so the dirty accounts are scored beside a
+periodically refreshed population snapshot (the latest features of the most recently
+active accounts); the anomaly model is the current one in Redis, or one fitted on that
+snapshot while none was published.
+
+Results: ``score`` hash per account (O(1) reads for gateways), ``features`` hash,
+``risk`` ZSET, and alerts (:mod:`service.stream.alert_store`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pandas as pd
+
+from detector.alerts import account_alert, rfc3339
+from detector.audit.pipeline import score_accounts
+from detector.features import feature_frame
+from detector.fusion import AccountVerdict
+from detector.model import AccountAnomalyModel
+from service.redis_keys import Keys
+from service.settings import StreamSettings
+from service.stream import model_store
+from service.stream.alert_store import sync_account_alert
+from service.stream.scripts import Scripts
+from service.stream.state_store import read_states, window_hours
+
+__all__ = ["Scorer", "stream_clock"]
+
+log = logging.getLogger("distillwatch.scoring")
+_EVIDENCE = (
+    "events_per_hour",
+    "completion_tokens_per_hour",
+    "distinct_prompt_ratio",
+    "template_share",
+    "cot_share",
+    "finish_length_share",
+    "logprobs_share",
+    "logit_bias_share",
+    "max_tokens_tiny_share",
+    "gap_cv",
+    "distinct_ips",
+    "distinct_ip_prefixes",
+)
+
+
+def stream_clock(client: Any, keys: Keys) -> float | None:
+    """The largest event time the workers processed (the window's end), or None."""
+    raw = client.get(keys.clock)
+    return float(raw) if raw is not None else None
+
+
+class Scorer:
+    """Scores dirty accounts; holds rules, the current model and a population snapshot.
+
+    Parameters
+    ----------
+    client : redis.Redis
+        Connection.
+    settings : StreamSettings
+        Window, debounce, population and model options.
+    keys : Keys, optional
+        Key names (default: ``Keys(settings.key_prefix)``).
+    scripts : Scripts, optional
+        Loaded Lua scripts (loaded here when None).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        settings: StreamSettings,
+        keys: Keys | None = None,
+        scripts: Scripts | None = None,
+    ) -> None:
+        from detector.rules import Allowlist, RuleSet, default_allowlist_dir, default_rules_dir
+
+        self.client = client
+        self.settings = settings
+        self.keys = keys or Keys(settings.key_prefix)
+        self.scripts = scripts or Scripts(client).load()
+        rules_dir = Path(settings.rules_dir) if settings.rules_dir else default_rules_dir()
+        self.rules = RuleSet.load(rules_dir)
+        self.allowlist = Allowlist.load(default_allowlist_dir(rules_dir))
+        self.model: AccountAnomalyModel | None = None
+        self.model_version = "none"
+        self.redis_version: str | None = None
+        self.population = pd.DataFrame()
+        self.clusters: dict[str, dict[str, Any]] = {}
+        self._model_polled = 0.0
+        self._population_at = 0.0
+        self.scored = 0
+        self.alerts_fired = 0
+
+    # -- model -----------------------------------------------------------------------
+    def poll_model(self, force: bool = False) -> bool:
+        """Load the current model from Redis if its version changed; True when it did."""
+        now = time.monotonic()
+        if not force and now - self._model_polled < self.settings.model_poll_s:
+            return False
+        self._model_polled = now
+        version = model_store.current_version(self.client, self.keys)
+        if version is None or version == self.redis_version:
+            return False
+        try:
+            model, _meta = model_store.load_version(self.client, self.keys, version)
+        except Exception as exc:  # a bad blob must not stop scoring
+            log.error("cannot load model %s: %s", version, exc)
+            self.redis_version = version
+            return False
+        self.model, self.model_version, self.redis_version = model, version, version
+        log.info("model %s loaded", version)
+        return True
+
+    # -- population ------------------------------------------------------------------
+    def active_accounts(self, limit: int | None = None) -> list[str]:
+        """Accounts with window state, most recently touched first."""
+        limit = limit or self.settings.population_max
+        cutoff = time.time() - self.settings.bucket_ttl_s
+        self.client.zremrangebyscore(self.keys.accounts, "-inf", cutoff)
+        return [a.decode() for a in self.client.zrevrange(self.keys.accounts, 0, limit - 1)]
+
+    def window_states(
+        self, accounts: list[str], as_of: float, *, with_links: bool = False
+    ) -> dict[str, Any]:
+        """Window states of ``accounts`` ending at ``as_of``."""
+        hours = window_hours(as_of, self.settings.window_hours)
+        return read_states(self.client, self.keys, accounts, hours, with_links=with_links)
+
+    def refresh_population(self, force: bool = False) -> bool:
+        """Recompute the population snapshot (and the fallback model, links) when due."""
+        now = time.monotonic()
+        if not force and now - self._population_at < self.settings.population_refresh_s:
+            return False
+        self._population_at = now
+        as_of = stream_clock(self.client, self.keys)
+        if as_of is None:
+            return False
+        states = self.window_states(self.active_accounts(), as_of, with_links=True)
+        self.population = feature_frame(states, as_of)
+        if self.redis_version is None:
+            eligible = self.population[self.population["n_events"] >= self.settings.min_events]
+            if len(eligible) >= 20:
+                self.model = AccountAnomalyModel(contamination=self.settings.contamination).fit(
+                    eligible
+                )
+                self.model_version = f"population-fit@{rfc3339(as_of)}"
+        self.clusters = self._link(states)
+        return True
+
+    def _link(self, states: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        try:
+            from detector.linking import link_accounts
+        except ImportError:
+            return {}
+        if len(states) < 2:
+            return {}
+        try:
+            return link_accounts(states).account_verdicts()
+        except Exception as exc:  # linking is an extra signal: never stop scoring for it
+            log.warning("account linking failed: %s", exc)
+            return {}
+
+    # -- scoring ---------------------------------------------------------------------
+    def pop_dirty(self, cutoff: float, limit: int) -> list[str]:
+        """Take up to ``limit`` accounts dirty since before ``cutoff`` (wall seconds)."""
+        self.scripts.ensure()
+        items = self.client.evalsha(self.scripts["pop_ready"], 1, self.keys.dirty, cutoff, limit)
+        return [a.decode() if isinstance(a, bytes) else a for a in items]
+
+    def tick(self, flush: bool = False) -> int:
+        """Score the accounts that are due; returns how many were scored.
+
+        Parameters
+        ----------
+        flush : bool
+            Ignore the debounce and score every dirty account now.
+        """
+        self.poll_model()
+        self.refresh_population()
+        now = time.time()
+        cutoff = now if flush else now - self.settings.score_debounce_s
+        total = 0
+        while True:
+            accounts = self.pop_dirty(cutoff, self.settings.score_batch)
+            if not accounts:
+                return total
+            total += self.score(accounts)
+            if not flush:
+                return total
+
+    def score(self, accounts: list[str], as_of: float | None = None) -> int:
+        """Score ``accounts`` now and store their verdicts and alerts; returns the count."""
+        as_of = stream_clock(self.client, self.keys) if as_of is None else as_of
+        if as_of is None or not accounts:
+            return 0
+        states = self.window_states(accounts, as_of)
+        gone = [a for a in accounts if a not in states]
+        if gone:
+            self._forget(gone, as_of)
+        if not states:
+            return 0
+        features = feature_frame(states, as_of)
+        verdicts = self.verdicts(features, as_of)
+        self._write(verdicts, features, states, as_of)
+        self.scored += len(verdicts)
+        return len(verdicts)
+
+    def verdicts(self, features: pd.DataFrame, as_of: float) -> list[AccountVerdict]:
+        """Rules, model and fusion for ``features``, ranked against the population."""
+        others = self.population.drop(index=features.index, errors="ignore")
+        frame = pd.concat([features, others]) if len(others) else features
+        allowed = {a for a in features.index if self.allowlist.is_allowed(a, as_of)}
+        verdicts, _hits, model = score_accounts(
+            frame,
+            rules=self.rules,
+            allowlisted=allowed,
+            model=self.model,
+            contamination=self.settings.contamination,
+            min_events=self.settings.min_events,
+            clusters=self.clusters or None,
+        )
+        if self.model is None and model is not None:
+            self.model, self.model_version = model, f"population-fit@{rfc3339(as_of)}"
+        wanted = set(features.index)
+        return [v for v in verdicts if v.account_id in wanted]
+
+    def _forget(self, accounts: list[str], as_of: float) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for acct in accounts:
+            pipe.delete(self.keys.score(acct), self.keys.features(acct))
+            pipe.zrem(self.keys.risk, acct)
+        pipe.execute()
+        for acct in accounts:
+            sync_account_alert(
+                self.client,
+                self.keys,
+                acct,
+                None,
+                as_of=as_of,
+                maxlen=self.settings.alerts_maxlen,
+                ttl=self.settings.bucket_ttl_s,
+            )
+
+    def _write(
+        self,
+        verdicts: list[AccountVerdict],
+        features: pd.DataFrame,
+        states: dict[str, Any],
+        as_of: float,
+    ) -> None:
+        now = time.time()
+        ttl = self.settings.bucket_ttl_s
+        pipe = self.client.pipeline(transaction=False)
+        for v in verdicts:
+            row = features.loc[v.account_id]
+            pipe.hset(
+                self.keys.score(v.account_id),
+                mapping={
+                    "risk": repr(float(v.risk)),
+                    "action": v.action,
+                    "reasons": orjson.dumps(v.reasons),
+                    "rule_ids": ",".join(v.rule_ids),
+                    "families": ",".join(v.families),
+                    "anomaly_percentile": repr(float(v.anomaly_percentile)),
+                    "cluster_id": v.cluster_id or "",
+                    "allowlisted": int(v.allowlisted),
+                    "model_version": self.model_version,
+                    "scored_at": rfc3339(now),
+                    "as_of": repr(float(as_of)),
+                    "window_hours": self.settings.window_hours,
+                    "n_events": int(row["n_events"]),
+                },
+            )
+            pipe.expire(self.keys.score(v.account_id), ttl)
+            pipe.hset(
+                self.keys.features(v.account_id),
+                mapping={k: repr(float(x)) for k, x in row.items()},
+            )
+            pipe.expire(self.keys.features(v.account_id), ttl)
+            pipe.zadd(self.keys.risk, {v.account_id: float(v.risk)})
+        pipe.execute()
+        for v in verdicts:
+            alert = None
+            if v.action in self.settings.alert_actions:
+                row = features.loc[v.account_id]
+                evidence: dict[str, Any] = {n: round(float(row[n]), 4) for n in _EVIDENCE}
+                evidence["n_events"] = int(row["n_events"])
+                evidence["standouts"] = v.standouts
+                evidence["anomaly_percentile"] = v.anomaly_percentile
+                first = states[v.account_id].first_ts
+                alert = account_alert(
+                    v.account_id,
+                    risk=v.risk,
+                    action=v.action,
+                    reasons=v.reasons,
+                    rule_ids=v.rule_ids,
+                    evidence=evidence,
+                    starts_at=float(first) if math.isfinite(first) else as_of,
+                    cluster_id=v.cluster_id,
+                    model_version=self.model_version,
+                )
+            outcome = sync_account_alert(
+                self.client,
+                self.keys,
+                v.account_id,
+                alert,
+                as_of=as_of,
+                maxlen=self.settings.alerts_maxlen,
+                ttl=ttl,
+                now=now,
+            )
+            if outcome == "fired":
+                self.alerts_fired += 1
+
+
+def read_score(client: Any, keys: Keys, account_id: str) -> dict[str, Any] | None:
+    """The stored verdict of one account (what ``POST /v1/score`` returns), or None.
+
+    One ``HGETALL``; reasons are decoded from JSON, numbers parsed.
+    """
+    raw = client.hgetall(keys.score(account_id))
+    if not raw:
+        return None
+    d = {k.decode(): v.decode() for k, v in raw.items()}
+    out: dict[str, Any] = dict(d)
+    out["risk"] = float(d.get("risk", 0.0))
+    out["anomaly_percentile"] = float(d.get("anomaly_percentile", 0.0))
+    out["reasons"] = orjson.loads(d.get("reasons", "[]"))
+    out["rule_ids"] = [r for r in d.get("rule_ids", "").split(",") if r]
+    out["n_events"] = int(d.get("n_events", 0))
+    out["as_of"] = float(d.get("as_of", "nan"))
+    return out

@@ -1,0 +1,392 @@
+"""Stream workers: a consumer group folding events into per-account window state.
+
+Exactly-once effect on the state, with at-least-once delivery underneath:
+
+* each batch's state updates (one ``EVALSHA`` per account-hour), the dirty marks, the
+  stream clock and the ``XACK`` of the batch go in ONE MULTI/EXEC: a worker that dies
+  before EXEC applies nothing and leaves its entries pending; one that dies after has
+  applied and acknowledged everything;
+* fencing: a worker WATCHes its own lease key from the moment it reads a batch until
+  EXEC. Reclaiming entries from another consumer (``XCLAIM`` of entries idle longer
+  than ``claim_idle_ms``) bumps that consumer's lease in the same transaction, so a
+  worker that was only slow (not dead) has its EXEC refused instead of counting the
+  reclaimed entries a second time. ``XPENDING ... IDLE`` + ``XCLAIM`` is used rather
+  than ``XAUTOCLAIM`` because fencing needs to know the previous owner;
+* entries delivered ``max_deliveries`` times (poison) go to the dead-letter stream and
+  are acknowledged, in one transaction; undecodable entries go there at once;
+* after a refused EXEC or an error, the worker re-reads its own pending entries
+  (``XREADGROUP ... 0``) before new ones; a batch that fails as a whole is retried
+  entry by entry so one bad entry cannot take 1,999 good ones to the dead-letter stream;
+* SIGTERM / SIGINT: the batch in hand is finished (committed), then the worker exits.
+
+Between batches the worker runs the continuous scorer (:mod:`service.stream.scoring`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from service.redis_keys import Keys
+from service.settings import StreamSettings
+from service.stream.codec import columns_from_rows, decode_entry, field_index
+from service.stream.scripts import Scripts
+from service.stream.state_store import fold_batch, queue_deltas
+
+__all__ = ["Worker", "WorkerStats", "default_consumer_name", "ensure_group"]
+
+log = logging.getLogger("distillwatch.worker")
+Entry = tuple[Any, dict[bytes, bytes]]
+_TS = field_index("ts")
+_ACCT = field_index("account_id")
+
+
+def default_consumer_name() -> str:
+    """``host-pid-random``: unique per process, so a restarted worker never inherits a
+    dead one's identity by accident (its pending entries are reclaimed instead)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def ensure_group(client: Any, keys: Keys, group: str) -> None:
+    """Create the consumer group (and the stream) if missing, reading from the start."""
+    try:
+        client.xgroup_create(keys.events, group, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    """Counters of one worker process."""
+
+    batches: int = 0
+    events: int = 0
+    buckets: int = 0
+    dead_lettered: int = 0
+    reclaimed: int = 0
+    fenced: int = 0
+    errors: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict."""
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        return {
+            "batches": self.batches,
+            "events": self.events,
+            "buckets": self.buckets,
+            "dead_lettered": self.dead_lettered,
+            "reclaimed": self.reclaimed,
+            "fenced": self.fenced,
+            "errors": self.errors,
+            "events_per_s": round(self.events / elapsed, 1),
+        }
+
+
+class Worker:
+    """One consumer of the events stream.
+
+    Parameters
+    ----------
+    client : redis.Redis
+        Connection (a pool; the worker holds one connection for its WATCHed reads).
+    settings : StreamSettings
+        Group, batch size, claim idle time, dead-letter threshold, window.
+    consumer : str, optional
+        Consumer name (default :func:`default_consumer_name`).
+    scorer : service.stream.scoring.Scorer or None
+        Continuous scorer run between batches; ``None`` to only fold events.
+    keys : Keys, optional
+        Key names.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        settings: StreamSettings,
+        *,
+        consumer: str | None = None,
+        scorer: Any = None,
+        keys: Keys | None = None,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.keys = keys or Keys(settings.key_prefix)
+        self.consumer = consumer or default_consumer_name()
+        self.scorer = scorer
+        self.scripts = Scripts(client).load()
+        self.stats = WorkerStats()
+        self.lease = self.keys.lease(self.consumer)
+        self.stopping = False
+        self._next_id = "0"  # start with our own pending entries (none for a new name)
+        self._last_claim = 0.0
+        self._last_score = 0.0
+        ensure_group(client, self.keys, settings.group)
+
+    # -- lifecycle -------------------------------------------------------------------
+    def install_signal_handlers(self) -> None:
+        """SIGTERM / SIGINT finish the batch in hand, then :meth:`run` returns."""
+
+        def stop(signum: int, _frame: Any) -> None:
+            log.info("signal %s: finishing the batch in hand", signum)
+            self.stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+
+    def run(self, *, exit_when_idle: float | None = None, max_events: int | None = None) -> None:
+        """Consume until stopped.
+
+        Parameters
+        ----------
+        exit_when_idle : float, optional
+            Return after this many seconds without new entries (tests, replays, benches),
+            once pending entries are settled and dirty accounts scored.
+        max_events : int, optional
+            Return after processing at least this many events.
+        """
+        idle_since: float | None = None
+        while not self.stopping:
+            try:
+                n = self.step()
+            except redis.ConnectionError as exc:
+                log.warning("Redis unavailable (%s); retrying", exc)
+                self.stats.errors += 1
+                self._next_id = "0"
+                time.sleep(0.5)
+                continue
+            if max_events is not None and self.stats.events >= max_events:
+                break
+            if n:
+                idle_since = None
+                continue
+            now = time.monotonic()
+            idle_since = idle_since or now
+            idle_for = now - idle_since
+            if (
+                exit_when_idle is not None
+                and idle_for >= exit_when_idle
+                and not self._own_pending()
+            ):
+                break
+        if self.scorer is not None and not self.stopping:
+            self.scorer.tick(flush=True)
+
+    def _own_pending(self) -> int:
+        info = self.client.xpending_range(
+            self.keys.events, self.settings.group, "-", "+", 1, consumername=self.consumer
+        )
+        return len(info)
+
+    # -- one step --------------------------------------------------------------------
+    def step(self) -> int:
+        """Reclaim if due, read and commit one batch, score if due; returns events done."""
+        now = time.monotonic()
+        if now - self._last_claim >= self.settings.claim_every_s:
+            self._last_claim = now
+            self.reclaim()
+        n = self._read_and_commit()
+        if self.scorer is not None and time.monotonic() - self._last_score >= min(
+            1.0, self.settings.score_debounce_s
+        ):
+            self._last_score = time.monotonic()
+            try:
+                self.scorer.poll_model()
+                self.scorer.tick()
+            except redis.ConnectionError:
+                raise
+            except Exception:
+                log.exception("scoring failed")
+                self.stats.errors += 1
+        return n
+
+    def _read_and_commit(self) -> int:
+        pipe = self.client.pipeline(transaction=True)
+        try:
+            pipe.watch(self.lease)
+            history = self._next_id != ">"
+            resp = pipe.xreadgroup(
+                self.settings.group,
+                self.consumer,
+                {self.keys.events: self._next_id},
+                count=self.settings.batch_size,
+                block=None if history else self.settings.block_ms,
+            )
+            entries = _entries_of(resp)
+            if history:
+                entries = [e for e in entries if e[1]]  # trimmed entries come back empty
+                if not entries:
+                    self._next_id = ">"
+                    return 0
+            if not entries:
+                return 0
+            return self._commit_with_fallback(pipe, entries)
+        finally:
+            pipe.reset()
+
+    def _commit_with_fallback(self, pipe: Any, entries: list[Entry]) -> int:
+        try:
+            return self.commit(pipe, entries)
+        except redis.WatchError:
+            self.stats.fenced += 1
+            log.warning("batch fenced: entries were reclaimed by another consumer")
+            self._next_id = "0"
+            return 0
+        except redis.ConnectionError:
+            raise
+        except Exception:
+            self.stats.errors += 1
+            log.exception("batch of %d failed; retrying entry by entry", len(entries))
+            if len(entries) == 1:
+                return 0
+        done = 0
+        for entry in entries:
+            pipe.reset()
+            pipe.watch(self.lease)
+            try:
+                done += self.commit(pipe, [entry])
+            except redis.WatchError:
+                self.stats.fenced += 1
+                self._next_id = "0"
+                return done
+            except redis.ConnectionError:
+                raise
+            except Exception:
+                self.stats.errors += 1
+                log.exception("entry %r failed; left pending", entry[0])
+        self._next_id = ">"
+        return done
+
+    def commit(self, pipe: Any, entries: Sequence[Entry]) -> int:
+        """Fold ``entries`` and commit state + XACK in one transaction (``pipe`` is WATCHing).
+
+        Returns
+        -------
+        int
+            Events applied.
+
+        Raises
+        ------
+        redis.WatchError
+            When the batch was fenced (another consumer reclaimed our entries).
+        """
+        s = self.settings
+        rows: list[list[Any]] = []
+        ids: list[Any] = []
+        bad: list[tuple[Any, dict[bytes, bytes], str]] = []
+        for entry_id, fields in entries:
+            try:
+                rows.append(decode_entry(fields[b"e"]))
+            except Exception as exc:
+                bad.append((entry_id, fields, f"decode_error: {exc}"[:200]))
+            ids.append(entry_id)
+        deltas = fold_batch(columns_from_rows(rows)) if rows else []
+        accounts = {r[_ACCT] for r in rows}
+        self.scripts.ensure()
+        now = time.time()
+        pipe.multi()
+        queue_deltas(pipe, self.keys, self.scripts["bucket"], deltas, s.bucket_ttl_s, s.top_keep)
+        if accounts:
+            pipe.zadd(self.keys.dirty, dict.fromkeys(accounts, now), nx=True)
+            pipe.zadd(self.keys.accounts, dict.fromkeys(accounts, now))
+            clock = max(r[_TS] for r in rows)
+            pipe.evalsha(self.scripts["setmax"], 1, self.keys.clock, repr(float(clock)))
+        for entry_id, fields, reason in bad:
+            self._queue_deadletter(pipe, entry_id, fields, reason, deliveries=1)
+        pipe.xack(self.keys.events, s.group, *ids)
+        pipe.hincrby(self.keys.stats, "processed", len(rows))
+        results = pipe.execute(raise_on_error=False)
+        errors = [r for r in results if isinstance(r, Exception)]
+        if errors:  # cannot happen with loaded scripts and well-typed keys: say so loudly
+            log.error("transaction applied with %d command errors: %s", len(errors), errors[:3])
+            self.stats.errors += len(errors)
+        self.stats.batches += 1
+        self.stats.events += len(rows)
+        self.stats.buckets += len(deltas)
+        self.stats.dead_lettered += len(bad)
+        return len(rows)
+
+    def _queue_deadletter(
+        self, pipe: Any, entry_id: Any, fields: dict[bytes, bytes], reason: str, deliveries: int
+    ) -> None:
+        pipe.xadd(
+            self.keys.deadletter,
+            {
+                "id": entry_id,
+                "reason": reason,
+                "deliveries": deliveries,
+                "consumer": self.consumer,
+                "e": fields.get(b"e", b""),
+            },
+            maxlen=self.settings.deadletter_maxlen,
+            approximate=True,
+        )
+
+    # -- reclaiming ------------------------------------------------------------------
+    def reclaim(self) -> int:
+        """Take over entries idle longer than ``claim_idle_ms``; dead-letter poison ones.
+
+        Returns
+        -------
+        int
+            Entries reclaimed and committed (dead-lettered ones not included).
+        """
+        s = self.settings
+        pending = self.client.xpending_range(
+            self.keys.events, s.group, "-", "+", s.batch_size, idle=s.claim_idle_ms
+        )
+        if not pending:
+            return 0
+        ids = [p["message_id"] for p in pending]
+        deliveries = {p["message_id"]: int(p["times_delivered"]) for p in pending}
+        owners = {_text(p["consumer"]) for p in pending} - {self.consumer}
+        pipe = self.client.pipeline(transaction=True)
+        pipe.xclaim(self.keys.events, s.group, self.consumer, s.claim_idle_ms, ids)
+        for owner in owners:
+            pipe.incr(self.keys.lease(owner))
+            pipe.expire(self.keys.lease(owner), 7 * 86_400)
+        claimed: list[Entry] = [e for e in pipe.execute()[0] if e and e[1]]
+        if not claimed:
+            return 0
+        poison = [e for e in claimed if deliveries.get(e[0], 0) >= s.max_deliveries]
+        live = [e for e in claimed if deliveries.get(e[0], 0) < s.max_deliveries]
+        if poison:
+            tx = self.client.pipeline(transaction=True)
+            for entry_id, fields in poison:
+                reason = f"delivered {deliveries[entry_id]} times without success"
+                self._queue_deadletter(tx, entry_id, fields, reason, deliveries[entry_id])
+            tx.xack(self.keys.events, s.group, *(e[0] for e in poison))
+            tx.execute()
+            self.stats.dead_lettered += len(poison)
+            log.warning("dead-lettered %d entries", len(poison))
+        if not live:
+            return 0
+        self.stats.reclaimed += len(live)
+        log.info("reclaimed %d idle entries from %s", len(live), sorted(owners) or "self")
+        pipe = self.client.pipeline(transaction=True)
+        try:
+            pipe.watch(self.lease)
+            return self._commit_with_fallback(pipe, live)
+        finally:
+            pipe.reset()
+
+
+def _text(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def _entries_of(resp: Any) -> list[Entry]:
+    """Entries of an XREADGROUP reply on one stream (RESP2 shape)."""
+    if not resp:
+        return []
+    return list(resp[0][1])
