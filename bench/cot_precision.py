@@ -147,7 +147,7 @@ def _features(system: str | None, user: str) -> str:
     for t in (system, user):
         if t:
             p = prepare(t)
-            mask |= cot_mask(p.view, p.words)
+            mask |= cot_mask(p.view, p.wordset)
     return ", ".join(f"{n}{w:+g}" for n, w in explain_mask(mask))
 
 

@@ -14,12 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from detector.sketches import HyperLogLog, MinHashSignature, TopK, hash_strings
+from detector.sketches import (
+    HyperLogLog,
+    MinHashSignature,
+    TopK,
+    hash_ints_matrix,
+    hash_strings,
+)
 
 __all__ = [
     "ADDITIVE",
@@ -28,7 +34,9 @@ __all__ = [
     "SKETCHES",
     "TOPS",
     "AccountState",
+    "GroupTables",
     "aggregate_events",
+    "aggregate_tables",
     "event_columns",
     "merge_into",
 ]
@@ -60,6 +68,7 @@ ADDITIVE: dict[str, str] = {
     "n_has_system": "events with a system prompt",
     "n_has_end_user": "events naming an end user",
     "n_cot": "events whose text elicits chain of thought",
+    "n_cot_end_user": "chain-of-thought events naming an end user",
     "sum_cot_score": "chain-of-thought scores, summed",
     "n_mcq": "events with a multiple-choice question",
     "n_short_answer": "events asking for a short answer only",
@@ -81,6 +90,7 @@ SKETCHES: dict[str, str] = {
     "user_agent": "distinct user agents",
     "api_key": "distinct API keys",
     "end_user": "distinct end users",
+    "cot_end_user": "distinct end users sending chain-of-thought prompts",
     "model": "distinct models",
 }
 # Heavy-hitter summaries kept for linking accounts: name -> meaning.
@@ -324,32 +334,50 @@ def _value_counts_by_group(
     return out
 
 
-def aggregate_events(
-    events: Sequence[Mapping[str, Any]] | None = None,
-    *,
-    columns: Mapping[str, np.ndarray] | None = None,
-) -> dict[str, AccountState]:
-    """Build one :class:`AccountState` per account from a chunk of events.
+class GroupTables(NamedTuple):
+    """The vectorised per-group part of :func:`aggregate_events` (see :func:`aggregate_tables`).
+
+    Attributes
+    ----------
+    codes : numpy.ndarray
+        Group number of each event.
+    uniques : numpy.ndarray
+        Group key (account id) of each group number.
+    counts : numpy.ndarray
+        ``(groups, len(ADDITIVE))`` additive counters, laid out as :data:`ADDITIVE`.
+    hour_of_day, gap_hist, topic_hist : numpy.ndarray
+        ``(groups, 24)``, ``(groups, GAP_BINS)``, ``(groups, N_TOPICS)`` histograms.
+    first, last : numpy.ndarray
+        Time of each group's first and last event.
+    """
+
+    codes: np.ndarray
+    uniques: np.ndarray
+    counts: np.ndarray
+    hour_of_day: np.ndarray
+    gap_hist: np.ndarray
+    topic_hist: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+
+
+def aggregate_tables(columns: Mapping[str, np.ndarray]) -> GroupTables:
+    """Additive counters, histograms and first/last time per group, fully vectorised.
+
+    The group key is ``columns["account_id"]`` (any hashable values: the streaming
+    workers pass an (account, hour) code). :func:`aggregate_events` builds its states
+    from these tables; the streaming workers write them to Redis as they are.
 
     Parameters
     ----------
-    events : sequence of dict, optional
-        Validated canonical events.
-    columns : mapping of arrays, optional
-        Precomputed output of :func:`event_columns` (instead of ``events``).
+    columns : mapping of arrays
+        Output of :func:`event_columns` (at least one event).
 
     Returns
     -------
-    dict
-        account id -> state for this chunk (merge with :func:`merge_into`).
+    GroupTables
     """
-    if columns is None:
-        if not events:
-            return {}
-        columns = event_columns(events)
     ts = columns["ts"]
-    if ts.size == 0:
-        return {}
     codes, uniques = pd.factorize(columns["account_id"], sort=False)
     n_groups = len(uniques)
     order = np.lexsort((ts, codes))
@@ -392,6 +420,7 @@ def aggregate_events(
         "n_has_system": columns["has_system"],
         "n_has_end_user": columns["has_end_user"],
         "n_cot": columns["is_cot"],
+        "n_cot_end_user": columns["is_cot"] & columns["has_end_user"],
         "sum_cot_score": columns["cot_score"],
         "n_mcq": columns["is_mcq"],
         "n_short_answer": columns["answer_format_short"],
@@ -421,6 +450,42 @@ def aggregate_events(
     last = np.full(n_groups, -np.inf)
     np.minimum.at(first, codes, ts)
     np.maximum.at(last, codes, ts)
+    return GroupTables(codes, uniques, table, hour_hist, gap_hist, topic_hist, first, last)
+
+
+def aggregate_events(
+    events: Sequence[Mapping[str, Any]] | None = None,
+    *,
+    columns: Mapping[str, np.ndarray] | None = None,
+) -> dict[str, AccountState]:
+    """Build one :class:`AccountState` per account from a chunk of events.
+
+    Parameters
+    ----------
+    events : sequence of dict, optional
+        Validated canonical events.
+    columns : mapping of arrays, optional
+        Precomputed output of :func:`event_columns` (instead of ``events``).
+
+    Returns
+    -------
+    dict
+        account id -> state for this chunk (merge with :func:`merge_into`).
+    """
+    if columns is None:
+        if not events:
+            return {}
+        columns = event_columns(events)
+    ts = columns["ts"]
+    if ts.size == 0:
+        return {}
+    tab = aggregate_tables(columns)
+    codes, uniques = tab.codes, tab.uniques
+    n_groups = len(uniques)
+    table, hour_hist, gap_hist = tab.counts, tab.hour_of_day, tab.gap_hist
+    topic_hist, first, last = tab.topic_hist, tab.first, tab.last
+    completion = columns["completion_tokens"]
+    ones = np.ones(ts.size)
 
     # hourly buckets: events, completion tokens, cot events
     hour_bucket = (ts // HOUR_S).astype(np.int64)
@@ -446,6 +511,8 @@ def aggregate_events(
     }
     for name in ("ip", "ip_prefix", "user_agent", "api_key", "end_user", "model"):
         sketch_inputs[name] = str_hashes(name)
+    eu_hashes, eu_mask = sketch_inputs["end_user"]
+    sketch_inputs["cot_end_user"] = (eu_hashes, eu_mask & columns["is_cot"].astype(bool))
 
     top_inputs = {
         "ip_prefix": (
@@ -470,6 +537,8 @@ def aggregate_events(
     bounds = np.searchsorted(codes[by_code], np.arange(n_groups + 1))
     minute_ids = (ts // 60).astype(np.int64)
 
+    minute_sigs = minute_signatures(codes, minute_ids, n_groups)
+
     states: dict[str, AccountState] = {}
     for g in range(n_groups):
         st = AccountState()
@@ -488,12 +557,31 @@ def aggregate_events(
             counts = per_group.get(g)
             if counts:
                 st.tops[name].update(counts)
-        st.minutes.add_ints(minute_ids[idx])
+        st.minutes.values = minute_sigs[g].copy()
         states[str(uniques[g])] = st
 
     for (g, h), row in zip(hourly.index, hourly.to_numpy(), strict=True):
         states[str(uniques[g])].hourly[int(h)] = row.astype(np.float64)
     return states
+
+
+def minute_signatures(codes: np.ndarray, minute_ids: np.ndarray, n_groups: int) -> np.ndarray:
+    """MinHash signatures of each group's set of active minutes, all groups at once.
+
+    Equal to :meth:`MinHashSignature.add_ints` per group, vectorised: one hash matrix
+    over the distinct (group, minute) pairs, reduced with ``minimum.reduceat``.
+    """
+    out = np.full((n_groups, MINHASH_PERM), np.iinfo(np.uint64).max, dtype=np.uint64)
+    if codes.size == 0:
+        return out
+    key = codes.astype(np.int64) * (1 << 40) + minute_ids
+    pairs = np.unique(key)
+    groups = (pairs >> 40).astype(np.int64)
+    minutes = pairs & ((1 << 40) - 1)
+    hashes = hash_ints_matrix(minutes, MINHASH_PERM)
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    out[groups[starts]] = np.minimum.reduceat(hashes, starts, axis=0)
+    return out
 
 
 def merge_into(

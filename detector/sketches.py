@@ -13,7 +13,14 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["HyperLogLog", "MinHashSignature", "TopK", "hash_ints", "hash_strings"]
+__all__ = [
+    "HyperLogLog",
+    "MinHashSignature",
+    "TopK",
+    "hash_ints",
+    "hash_ints_matrix",
+    "hash_strings",
+]
 
 _U64 = np.uint64
 
@@ -49,6 +56,19 @@ def hash_ints(values: np.ndarray, seed: int = 0) -> np.ndarray:
     """
     with np.errstate(over="ignore"):
         z = values.astype(_U64) + _U64((0x9E3779B97F4A7C15 * (seed + 1)) & 0xFFFFFFFFFFFFFFFF)
+        z = (z ^ (z >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> _U64(27))) * _U64(0x94D049BB133111EB)
+        return z ^ (z >> _U64(31))
+
+
+def hash_ints_matrix(values: np.ndarray, num_seeds: int) -> np.ndarray:
+    """``hash_ints(values, seed)`` for seeds ``0..num_seeds-1`` as a (len, num_seeds) matrix."""
+    consts = np.array(
+        [(0x9E3779B97F4A7C15 * (seed + 1)) & 0xFFFFFFFFFFFFFFFF for seed in range(num_seeds)],
+        dtype=_U64,
+    )
+    with np.errstate(over="ignore"):
+        z = values.astype(_U64)[:, None] + consts[None, :]
         z = (z ^ (z >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> _U64(27))) * _U64(0x94D049BB133111EB)
         return z ^ (z >> _U64(31))
@@ -247,11 +267,8 @@ class MinHashSignature:
         """Add integer items; returns self."""
         if items.size == 0:
             return self
-        items = np.unique(items)
-        for i in range(self.num_perm):
-            m = hash_ints(items, seed=i).min()
-            if m < self.values[i]:
-                self.values[i] = m
+        mins = hash_ints_matrix(np.unique(items), self.num_perm).min(axis=0)
+        np.minimum(self.values, mins, out=self.values)
         return self
 
     def merge(self, other: MinHashSignature) -> MinHashSignature:

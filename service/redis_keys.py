@@ -21,10 +21,10 @@ Layout (prefix ``dw`` by default)::
     dw:model:<version>             pickled model blob;  dw:model:<version>:meta  JSON
     dw:alert:<fingerprint>         HASH: current state of one alert
     dw:alerts:index                ZSET fingerprint -> last update (wall s)
-    dw:a:{acct}:b:<hour>           HASH: additive counts, histograms, first/last of an hour
+    dw:a:{acct}:b:<hour>           HASH: additive counts, histograms, first/last, minute
+                                   MinHash (``mh``) of one event hour
     dw:a:{acct}:b:<hour>:h:<name>  HyperLogLog of one distinct-count sketch
     dw:a:{acct}:b:<hour>:t:<name>  ZSET heavy hitters (value -> count), trimmed
-    dw:a:{acct}:b:<hour>:m         HASH minute-MinHash slot -> min (16 hex digits)
     dw:a:{acct}:last               last event time seen (inter-arrival gaps across batches)
     dw:a:{acct}:score              HASH: risk, action, reasons, model version (O(1) read)
     dw:a:{acct}:features           HASH: feature name -> value at the last scoring
@@ -145,15 +145,10 @@ class Keys:
         """Heavy hitters ``name`` of one account-hour."""
         return f"{self.bucket(account_id, hour)}:t:{name}"
 
-    def minhash(self, account_id: str, hour: int) -> str:
-        """Minute MinHash of one account-hour."""
-        return f"{self.bucket(account_id, hour)}:m"
-
     def bucket_keys(self, account_id: str, hour: int) -> list[str]:
         """Every key of one account-hour, in the order the update script expects."""
         return [
             self.bucket(account_id, hour),
-            self.minhash(account_id, hour),
             self.last_ts(account_id),
             *(self.hll(account_id, hour, name) for name in SKETCHES),
             *(self.top(account_id, hour, name) for name in TOPS),

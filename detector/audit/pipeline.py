@@ -260,7 +260,7 @@ def run_audit(
     features = feature_frame(states, as_of)
     rules_dir = Path(cfg.rules_dir) if cfg.rules_dir else default_rules_dir()
     rules = RuleSet.load(rules_dir)
-    allow = Allowlist.load(rules_dir / "allowlists")
+    allow = Allowlist.load(rules_dir / "allowlists", missing_ok=True)
     allowed = {a for a in features.index if allow.is_allowed(a, as_of)}
     clusters = None
     try:

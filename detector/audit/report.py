@@ -44,10 +44,13 @@ LEVEL_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 RISK_BINS = 20
 MAX_TIMELINE_POINTS = 240
 MAX_STANDOUTS = 6
+STANDOUT_SHARE = 0.9
 MAX_GRAPH_NODES = 40
 MAX_GRAPH_EDGES = 300
 MAX_CLUSTER_MEMBERS = 100
-MAX_CLUSTER_EDGES = 30
+MAX_CLUSTER_EDGES = 15
+MAX_CLUSTER_FEATURES = 12
+GRAPH_LINKS_PER_NODE = 3
 _SPEC: dict[str, FeatureSpec] = {f.name: f for f in FEATURES}
 _UNIT_SUFFIX = {
     "1": "",
@@ -366,32 +369,31 @@ def _hit_rows(hits: Iterable[Any]) -> list[dict[str, Any]]:
 
 
 def _standout_rows(verdict: Any, row: pd.Series | None, pop: _Population) -> list[dict[str, Any]]:
-    """The verdict's standout features, topped up with the account's highest percentiles."""
-    names = [str(s["feature"]) for s in verdict.standouts]
-    if row is not None:
-        ranked = sorted(
-            (
-                (pop.share_below(name, float(row[name])), name)
-                for name, spec in _SPEC.items()
-                if spec.higher_is_suspicious is True and name in row.index and row[name] > 0
-            ),
-            reverse=True,
-        )
-        names += [name for pct, name in ranked if pct >= 0.9 and name not in names]
-    out = []
-    for name in names[:MAX_STANDOUTS]:
-        value = float(row[name]) if row is not None and name in row.index else math.nan
-        pct = pop.share_below(name, value) if math.isfinite(value) else 0.0
-        out.append(
-            {
-                "name": name,
-                "value": format_feature(name, value),
-                "words": percentile_words(pct),
-                "median": format_feature(name, pop.median(name)),
-                "meaning": _SPEC[name].meaning if name in _SPEC else "",
-            }
-        )
-    return out
+    """Features that set the account apart, most separating first.
+
+    The verdict's standouts (fusion's reasons) plus every directional feature where the
+    account is higher than 90% of the population; each with its share of accounts below.
+    """
+    if row is None:
+        return []
+    names = {str(s["feature"]) for s in verdict.standouts if str(s["feature"]) in row.index}
+    below = {
+        name: pop.share_below(name, float(row[name]))
+        for name, spec in _SPEC.items()
+        if name in row.index and (name in names or (spec.higher_is_suspicious and row[name] > 0))
+    }
+    chosen = [n for n, b in below.items() if n in names or b >= STANDOUT_SHARE]
+    chosen.sort(key=lambda n: (-below[n], n))
+    return [
+        {
+            "name": name,
+            "value": format_feature(name, float(row[name])),
+            "words": percentile_words(below[name]),
+            "median": format_feature(name, pop.median(name)),
+            "meaning": _SPEC[name].meaning if name in _SPEC else "",
+        }
+        for name in chosen[:MAX_STANDOUTS]
+    ]
 
 
 def _other_reasons(verdict: Any) -> list[str]:
@@ -532,6 +534,7 @@ def _rule_rows(result: AuditResult, flagged: set[str]) -> list[dict[str, Any]]:
         rows.append(
             {
                 "rule_id": rid,
+                "short_id": _shorten(rid, 14),
                 "title": m["title"] or rid,
                 "level": m["level"],
                 "level_rank": LEVEL_RANK.get(m["level"].split(" ")[0], 0),
@@ -601,30 +604,71 @@ def _edge(e: Any) -> tuple[str, str, float, list[str]]:
     return str(a), str(b), float(weight or 0.0), [str(x) for x in evidence or ()]
 
 
+def _graph_edges(
+    edges: Sequence[tuple[str, str, float, list[str]]], keep: set[str]
+) -> list[tuple[str, str, float, list[str]]]:
+    """Edges among ``keep``; for dense graphs only each account's strongest links."""
+    inside = [e for e in edges if e[0] in keep and e[1] in keep]  # strongest first
+    if len(inside) <= GRAPH_LINKS_PER_NODE * max(len(keep), 1):
+        return inside[:MAX_GRAPH_EDGES]
+    used: Counter[str] = Counter()
+    out = []
+    for e in inside:
+        if used[e[0]] < GRAPH_LINKS_PER_NODE or used[e[1]] < GRAPH_LINKS_PER_NODE:
+            out.append(e)
+            used.update((e[0], e[1]))
+    return out[:MAX_GRAPH_EDGES]
+
+
 def _cluster_graph(
     cid: str,
     members: Sequence[str],
     edges: Sequence[tuple[str, str, float, list[str]]],
     verdicts: Mapping[str, Any],
-) -> Markup:
+) -> tuple[Markup, str]:
     degree: Counter[str] = Counter()
     for a, b, _, _ in edges:
         degree.update((a, b))
     keep = sorted(members, key=lambda m: (-degree.get(m, 0), m))[:MAX_GRAPH_NODES]
-    keep_set = set(keep)
     nodes = [
         (m, m, ACTION_COLORS.get(getattr(verdicts.get(m), "action", "allow"), "#9ca3af"))
         for m in sorted(keep)
     ]
-    top = max((w for _, _, w, _ in edges), default=1.0) or 1.0
+    drawn = _graph_edges(edges, set(keep))
+    weights = [w for _, _, w, _ in drawn]
+    low, high = min(weights, default=0.0), max(weights, default=1.0)
+    span = high - low
     links = [
-        (a, b, w / top, f"{a} — {b} (strength {w:.2f}): " + "; ".join(ev))
-        for a, b, w, ev in edges
-        if a in keep_set and b in keep_set
-    ][:MAX_GRAPH_EDGES]
+        (
+            a,
+            b,
+            0.2 + 0.8 * ((w - low) / span if span > 0 else 1.0),
+            f"{a} — {b} (strength {w:.2f}): " + "; ".join(ev),
+        )
+        for a, b, w, ev in drawn
+    ]
     title = f"Links between the accounts of cluster {cid}"
     legend = [(a, ACTION_COLORS[a]) for a in ACTION_ORDER]
-    return Markup(svg.circle_graph(nodes, links, title=title, legend=legend))
+    chart = Markup(svg.circle_graph(nodes, links, title=title, legend=legend))
+    caption = (
+        f"{len(nodes)} of {len(members)} accounts on a circle, {len(links)} of {len(edges)} "
+        "links drawn"
+        + (" (each account's strongest)" if len(links) < len(edges) else "")
+        + "; thicker lines are stronger links; node colour follows the account's action as "
+        "in the key (actions are also written next to the members; hover for evidence)."
+    )
+    return chart, caption
+
+
+def _cluster_features(c: Any) -> list[str]:
+    feats = _attr(c, "features", default=None) or {}
+    out = []
+    for name, value in list(feats.items())[:MAX_CLUSTER_FEATURES]:
+        try:
+            out.append(f"{name} = {_num(float(value))}")
+        except (TypeError, ValueError):
+            out.append(f"{name} = {value}")
+    return out
 
 
 def _cluster_detail(
@@ -634,13 +678,17 @@ def _cluster_detail(
     members = [str(m) for m in (_attr(c, "members", default=()) or ())]
     edges = sorted((_edge(e) for e in (_attr(c, "edges", default=()) or ())), key=lambda e: -e[2])
     risk = _attr(c, "risk", default=None)
-    shown_nodes = min(len(members), MAX_GRAPH_NODES)
+    graph, caption = _cluster_graph(cid, members, edges, verdicts)
+    first, last = _attr(c, "first_ts", default=None), _attr(c, "last_ts", default=None)
     return {
         "id": cid,
         "anchor": f"cluster-{i}",
         "action": str(_attr(c, "action", default="review") or "review"),
         "risk": f"{float(risk):.2f}" if risk is not None else "–",
         "reason": str(_attr(c, "reason", default="") or ""),
+        "evidence": [str(x) for x in (_attr(c, "evidence", default=()) or ())],
+        "features": _cluster_features(c),
+        "active": f"{_utc(float(first))} – {_utc(float(last))}" if first and last else "",
         "n_members": len(members),
         "n_edges": len(edges),
         "members": [
@@ -657,12 +705,8 @@ def _cluster_detail(
             for a, b, w, ev in edges[:MAX_CLUSTER_EDGES]
         ],
         "more_edges": max(len(edges) - MAX_CLUSTER_EDGES, 0),
-        "graph": _cluster_graph(cid, members, edges, verdicts),
-        "graph_caption": (
-            f"{shown_nodes} of {len(members)} accounts on a circle; line width follows link "
-            "strength; node colour follows the account's action as in the key (actions are "
-            "also listed with the members; hover for ids and evidence)."
-        ),
+        "graph": graph,
+        "graph_caption": caption,
     }
 
 

@@ -57,7 +57,12 @@ dl.facts dd { margin:0; overflow-wrap:anywhere; }
 .card .top { float:right; font-size:.85rem; }
 ul.evidence { margin:2px 0 6px; padding-left:20px; }
 ul.hits { list-style:none; padding:0; margin:0; }
-ul.hits > li { margin:0 0 6px; }
+ul.hits > li { margin:0 0 8px; }
+ul.members { list-style:none; padding:0; margin:0; display:flex; flex-wrap:wrap; gap:4px 14px; }
+ul.members li { white-space:nowrap; }
+ul.chips { list-style:none; padding:0; margin:3px 0 0; display:flex; flex-wrap:wrap; gap:4px; }
+ul.chips li { font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; font-size:.8rem;
+  background:var(--band); border:1px solid var(--line); border-radius:4px; padding:0 6px; }
 .chart { max-width:100%; height:auto; display:block; }
 .chart text { font-family:system-ui,sans-serif; fill:#374151; }
 .chart .tick { font-size:10px; } .chart .val { font-size:10px; } .chart .cap { font-size:11px; }
@@ -272,16 +277,12 @@ is in <code>accounts.csv</code>.{% endif %}</p>
 <dt>Active</dt><dd>{{ a.active }}</dd>
 <dt>Anomaly score</dt><dd>{{ a.anomaly }}</dd>
 </dl>
-<h4>Rule hits</h4>
-{% if a.hits %}
-<ul class="hits">
-{% for h in a.hits %}
-<li><strong>{{ h.title }}</strong> <span class="lvl">{{ h.level }} · {{ h.family }} ·
- <code>{{ h.rule_id }}</code> · recommends</span> {{ badge(h.action) }}
-<ul class="evidence">{% for e in h.evidence %}<li>{{ e }}</li>{% endfor %}</ul></li>
-{% endfor %}
-</ul>
-{% else %}<p class="muted">No rule matched.</p>{% endif %}
+{% if a.infra %}
+<h4>Most used (heavy hitters)</h4>
+<dl class="facts">
+{% for name, values in a.infra %}<dt>{{ name }}</dt><dd class="id">{{ values }}</dd>{% endfor %}
+</dl>
+{% endif %}
 {% if a.other_reasons %}
 <h4>Other signals</h4>
 <ul class="evidence">{% for r in a.other_reasons %}<li>{{ r }}</li>{% endfor %}</ul>
@@ -292,14 +293,19 @@ is in <code>accounts.csv</code>.{% endif %}</p>
 {{ a.timeline }}
 <h4>Hour-of-day profile</h4>
 {{ a.hours }}
-{% if a.infra %}
-<h4>Most used (heavy hitters)</h4>
-<dl class="facts">
-{% for name, values in a.infra %}<dt>{{ name }}</dt><dd class="id">{{ values }}</dd>{% endfor %}
-</dl>
-{% endif %}
 </div>
 </div>
+<h4>Rule hits</h4>
+{% if a.hits %}
+<ul class="hits">
+{% for h in a.hits %}
+<li><strong>{{ h.title }}</strong> <span class="lvl">{{ h.level }} · {{ h.family }} ·
+ recommends</span> {{ badge(h.action) }} <code class="lvl">{{ h.rule_id }}</code>
+<ul class="chips" aria-label="conditions that held">
+{%- for e in h.evidence %}<li>{{ e }}</li>{% endfor %}</ul></li>
+{% endfor %}
+</ul>
+{% else %}<p class="muted">No rule matched.</p>{% endif %}
 {% if a.features %}
 <table>
 <caption>Features that set the account apart</caption>
@@ -332,7 +338,8 @@ is in <code>accounts.csv</code>.{% endif %}</p>
 </tr></thead>
 <tbody>
 {% for r in rules %}
-<tr><td>{{ r.title }}</td><td><code>{{ r.rule_id }}</code></td>
+<tr><td>{{ r.title }}</td>
+<td class="nowrap"><code title="{{ r.rule_id }}">{{ r.short_id }}</code></td>
 <td data-v="{{ r.level_rank }}">{{ r.level }}</td><td>{{ badge(r.action) }}</td>
 <td>{{ r.family }}</td><td class="num" data-v="{{ r.matched }}">{{ "{:,}".format(r.matched) }}</td>
 <td class="num" data-v="{{ r.flagged }}">{{ "{:,}".format(r.flagged) }}</td></tr>
@@ -377,15 +384,27 @@ is in <code>accounts.csv</code>.{% endif %}</p>
 <div>
 <dl class="facts">
 <dt>Risk</dt><dd>{{ c.risk }}</dd>
+<dt>Recommended action</dt><dd>{{ c.action }} (for every member)</dd>
 <dt>Members</dt><dd>{{ c.n_members }}</dd>
 <dt>Links</dt><dd>{{ c.n_edges }}</dd>
-{% if c.reason %}<dt>Reason</dt><dd>{{ c.reason }}</dd>{% endif %}
+{% if c.active %}<dt>Active</dt><dd>{{ c.active }}</dd>{% endif %}
 </dl>
+{% if c.evidence %}
+<h4>Evidence</h4>
+<ul class="evidence">{% for x in c.evidence %}<li>{{ x }}</li>{% endfor %}</ul>
+{% elif c.reason %}
+<h4>Reason</h4>
+<p>{{ c.reason }}</p>
+{% endif %}
+{% if c.features %}
+<h4>Cluster features</h4>
+<ul class="chips">{% for x in c.features %}<li>{{ x }}</li>{% endfor %}</ul>
+{% endif %}
 <h4>Members</h4>
-<ul class="evidence">
+<ul class="members">
 {% for m in c.members %}
 <li>{% if m.anchor %}<a class="id" href="#{{ m.anchor }}">{{ m.id }}</a>{% else %}<span
- class="id">{{ m.id }}</span>{% endif %} {% if m.action %}{{ badge(m.action) }}{% endif %}</li>
+ class="id">{{ m.id }}</span>{% endif %}{% if m.action %} {{ badge(m.action) }}{% endif %}</li>
 {% endfor %}
 {% if c.more_members %}<li class="muted">and {{ c.more_members }} more</li>{% endif %}
 </ul>
@@ -394,14 +413,14 @@ is in <code>accounts.csv</code>.{% endif %}</p>
 </div>
 {% if c.edges %}
 <table>
-<caption>Links and their evidence</caption>
+<caption>Strongest links and their evidence</caption>
 <thead><tr><th scope="col">Account</th><th scope="col">Account</th>
 <th scope="col" class="num">Strength</th><th scope="col">Evidence</th></tr></thead>
 <tbody>
 {% for e in c.edges %}
-<tr><td class="id">{{ e.a }}</td><td class="id">{{ e.b }}</td>
+<tr><td class="id nowrap">{{ e.a }}</td><td class="id nowrap">{{ e.b }}</td>
 <td class="num">{{ "%.2f" | format(e.weight) }}</td>
-<td><ul class="evidence">{% for x in e.evidence %}<li>{{ x }}</li>{% endfor %}</ul></td></tr>
+<td><ul class="chips">{% for x in e.evidence %}<li>{{ x }}</li>{% endfor %}</ul></td></tr>
 {% endfor %}
 </tbody>
 </table>

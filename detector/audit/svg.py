@@ -412,7 +412,8 @@ def circle_graph(
         pos[node_id] = (cx + radius * math.cos(angle), cy + radius * math.sin(angle), angle)
     desc = f"{n} accounts, {len(edges)} links"
     parts = _open(width, height, title, desc, cls="chart graph")
-    parts.append('<g class="edges" stroke="#64748b" stroke-opacity="0.7">')
+    opacity = 0.7 if len(edges) <= 2 * max(n, 1) else 0.45
+    parts.append(f'<g class="edges" stroke="#475569" stroke-opacity="{opacity}">')
     for a, b, weight, tip in edges:
         if a not in pos or b not in pos:
             continue

@@ -139,6 +139,7 @@ def features_from_state(state: AccountState, as_of: float) -> dict[str, float]:
         "distinct_end_users": distinct_end_users,
         "end_user_share": _share(g("n_has_end_user"), n),
         "requests_per_end_user": n / max(distinct_end_users, 1.0),
+        "cot_requests_per_cot_end_user": _share(g("n_cot_end_user"), sk["cot_end_user"]),
         "distinct_models": sk["model"],
         "mcq_share": _share(g("n_mcq"), n),
         "short_answer_share": _share(g("n_short_answer"), n),

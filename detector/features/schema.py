@@ -268,6 +268,13 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "infrastructure",
         "requests per distinct end user (all requests if none)",
     ),
+    F(
+        "cot_requests_per_cot_end_user",
+        "float64",
+        "1",
+        "infrastructure",
+        "chain-of-thought requests per end user sending them (harvesters hidden behind a reseller)",
+    ),
     F("distinct_models", "float64", "1", "infrastructure", "distinct models used", None),
     # legitimate look-alike signals
     F(

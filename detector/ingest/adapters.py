@@ -4,7 +4,7 @@ Three record formats are understood:
 
 ``litellm``
     LiteLLM proxy ``StandardLoggingPayload`` as its generic logging callbacks post it
-    (contract: ``/work/shared/litellm-captures/README.md``, LiteLLM 1.108.7).
+    (contract: ``shared/litellm-captures/README.md``, LiteLLM 1.108.7).
 ``openai``
     OpenAI-style pairs ``{"timestamp", "account_id", "request": {...}, "response": {...}}``
     with optional ``request_id``, ``api_key``, ``ip``, ``user_agent``, ``end_user``,

@@ -87,7 +87,6 @@ def blocking_keys(profiles: Profiles, config: LinkConfig) -> tuple[np.ndarray, n
     (numpy.ndarray, numpy.ndarray)
         Row numbers and int64 key ids (dense, 0..keys-1), aligned.
     """
-    cap = config.cap(profiles.size)
     rows_parts: list[np.ndarray] = []
     keys_parts: list[np.ndarray] = []
     offset = 0
@@ -95,9 +94,9 @@ def blocking_keys(profiles: Profiles, config: LinkConfig) -> tuple[np.ndarray, n
         table = profiles.tokens[name]
         if table.matrix.nnz == 0:
             continue
-        ok = (table.df >= 2) & (table.df <= cap)
+        ok = (table.df >= 2) & (table.df <= config.cap(profiles.size, name))
         if name == "user_agent":
-            ok &= (table.df <= config.ua_df_cap) & ~generic_user_agents(table)
+            ok &= ~generic_user_agents(table)
         coo = table.matrix.tocoo()
         keep = ok[coo.col]
         rows_parts.append(coo.row[keep].astype(np.int64))
@@ -107,7 +106,7 @@ def blocking_keys(profiles: Profiles, config: LinkConfig) -> tuple[np.ndarray, n
     if band_rows.size:
         codes, uniques = pd.factorize(band_keys, sort=False)
         df = np.bincount(codes, minlength=len(uniques))
-        keep = (df[codes] >= 2) & (df[codes] <= cap)
+        keep = (df[codes] >= 2) & (df[codes] <= config.cap(profiles.size, "minutes"))
         rows_parts.append(band_rows[keep].astype(np.int64))
         keys_parts.append(codes[keep].astype(np.int64) + offset)
     if not rows_parts:

@@ -42,17 +42,29 @@ class LinkConfig:
         specific.
     df_cap : int
         Absolute document-frequency cap: tokens held by more accounts are never evidence
-        nor blocking keys (e.g. a corporate NAT, a SaaS product's system prompt).
+        nor blocking keys (a large NAT, a popular template).
     df_cap_share : float
-        Relative cap: tokens held by more than this share of the population are common.
+        Relative cap for prefixes, IPs, keys, end users and templates: a token held by
+        more than this share of the population is common. Generous, because a campaign
+        can be a large share of a small population and may reuse a template across
+        campaigns; what guards these tokens is the two-kinds rule.
+    common_cap_share : float
+        Stricter relative cap for system prompts and user agents, which unrelated
+        accounts share by design (a SaaS product's or an SDK's default system prompt, a
+        client library).
     ua_df_cap : int
-        Document-frequency cap of user agents (lower: clients are shared by design).
+        Absolute document-frequency cap of user agents.
     block_window : int
         Within one blocking key, accounts are paired with their ``block_window`` nearest
         neighbours in onset order and in minute-signature order (all pairs when the
         block is small). Bounds the candidate pairs to ``O(accounts * window)``.
     minhash_bands : int
-        LSH bands over the active-minute MinHash (rows per band = slots / bands).
+        LSH bands over the active-minute MinHash (rows per band = slots / bands) used as
+        extra blocking keys; 0 (the default) disables them. Every edge needs
+        infrastructure or content evidence, whose tokens are blocking keys already, so
+        timing bands only add pairs that cannot become edges (at 100k accounts, chance
+        collisions of sparse accounts' bands multiply the candidate pairs by ~50). The
+        minute signature still orders the holders of large blocks.
     infra_min, content_min : float
         Smallest strength in [0, 1] for infrastructure / content evidence to count as a
         kind of its own.
@@ -104,10 +116,11 @@ class LinkConfig:
     max_exact_items: int = 64
     df_floor: int = 50
     df_cap: int = 2000
-    df_cap_share: float = 0.05
+    df_cap_share: float = 0.25
+    common_cap_share: float = 0.05
     ua_df_cap: int = 200
     block_window: int = 24
-    minhash_bands: int = 16
+    minhash_bands: int = 0
     infra_min: float = 0.3
     content_min: float = 0.3
     minute_min_jaccard: float = 0.2
@@ -129,6 +142,24 @@ class LinkConfig:
     review_harvest: float = 0.3
     member_suspicious: float = 0.5
 
-    def cap(self, n_accounts: int) -> int:
-        """Document-frequency cap for a population of ``n_accounts``."""
-        return int(max(self.df_floor + 1, min(self.df_cap, self.df_cap_share * n_accounts)))
+    def cap(self, n_accounts: int, family: str = "skeleton") -> int:
+        """Document-frequency cap of a token family for a population of ``n_accounts``.
+
+        Parameters
+        ----------
+        n_accounts : int
+            Accounts in the population.
+        family : str
+            Token family (``ip_prefix``, ``user_agent``, ``skeleton``, ``system``...).
+
+        Returns
+        -------
+        int
+            Tokens held by more accounts are neither evidence nor blocking keys.
+        """
+        common = family in ("system", "user_agent")
+        share = self.common_cap_share if common else self.df_cap_share
+        cap = min(self.df_cap, share * n_accounts)
+        if family == "user_agent":
+            cap = min(cap, self.ua_df_cap)
+        return int(max(self.df_floor + 1, cap))

@@ -10,9 +10,11 @@ Three kinds of evidence, each a strength in [0, 1]:
     traffic overlap on prompt template skeletons and system prompts.
 ``timing``
     synchronised active minutes (MinHash slot agreements, tested against the agreement
-    two independent accounts with the same activity densities would show), the same
-    newly released model adopted within minutes, or a simultaneous onset (or stop)
-    backed by correlated hourly activity beyond the population's daily rhythm.
+    two independent accounts with the same activity densities would show), or the same
+    newly released model adopted within minutes. A simultaneous onset or stop and
+    correlated hourly activity (beyond the population's daily rhythm) are recorded and
+    add a little weight, but never make the timing kind on their own: colleagues behind
+    one NAT start at nine and share office hours.
 
 Guards: a token's specificity falls with its document frequency and is zero above the
 cap (corporate NAT, SaaS system prompt); SDK / library / browser user agents are never
@@ -34,12 +36,22 @@ from detector.linking.blocking import generic_user_agents
 from detector.linking.config import KINDS, LinkConfig
 from detector.linking.profiles import Profiles, TokenTable
 
-__all__ = ["INFRA_ITEMS", "CONTENT_ITEMS", "PairEvidence", "score_pairs", "specificity"]
+__all__ = [
+    "CONTENT_ITEMS",
+    "INFRA_ITEMS",
+    "PairEvidence",
+    "SharedTokens",
+    "keep_edges",
+    "score_pairs",
+    "specificity",
+]
 
 INFRA_ITEMS: tuple[str, ...] = ("ip_prefix", "ip", "api_key", "end_user", "user_agent")
 CONTENT_ITEMS: tuple[str, ...] = ("skeleton", "system")
 # Largest infrastructure strength a shared user agent alone can give.
 UA_MAX_STRENGTH = 0.6
+# Weight each supporting timing item (onset, stop, hourly correlation) adds to an edge.
+SUPPORT_WEIGHT = 0.1
 
 
 def specificity(df: np.ndarray, floor: int, cap: int) -> np.ndarray:
@@ -230,9 +242,7 @@ class PairEvidence:
             )
         if self.new_model[i] >= 0:
             model = self.models[int(self.new_model[i])]
-            out.append(
-                ("new_model", f"both moved to {model} {self.new_model_dt[i]:.0f} s apart")
-            )
+            out.append(("new_model", f"both moved to {model} {self.new_model_dt[i]:.0f} s apart"))
         if np.isfinite(self.onset_dt[i]):
             out.append(("onset", f"first requests {self.onset_dt[i]:.0f} s apart"))
         if np.isfinite(self.stop_dt[i]):
@@ -362,16 +372,13 @@ def score_pairs(prof: Profiles, pairs: np.ndarray, cfg: LinkConfig) -> PairEvide
     a = pairs[:, 0].astype(np.int64)
     b = pairs[:, 1].astype(np.int64)
     n = prof.size
-    cap = cfg.cap(n)
     platform = prof.end_users >= cfg.platform_end_users
     shared: dict[str, SharedTokens] = {}
     for family in (*INFRA_ITEMS, *CONTENT_ITEMS):
         table = prof.tokens[family]
-        spec = specificity(table.df, cfg.df_floor, cap)
+        spec = specificity(table.df, cfg.df_floor, cfg.cap(n, family))
         if family == "user_agent" and table.df.size:
-            spec = np.where(
-                generic_user_agents(table) | (table.df > cfg.ua_df_cap), 0.0, spec
-            )
+            spec = np.where(generic_user_agents(table), 0.0, spec)
         shared[family] = _shared(table, a, b, spec)
     eu = shared["end_user"]
     no_eu = platform[a] | platform[b]
@@ -395,7 +402,10 @@ def score_pairs(prof: Profiles, pairs: np.ndarray, cfg: LinkConfig) -> PairEvide
         np.nan_to_num(hourly_r, nan=-1.0) >= cfg.hourly_min_corr, np.nan_to_num(hourly_r), 0.0
     )
     new_model, nm_best, nm_dt, models = _new_model(prof, a, b, cfg)
-    timing = np.maximum.reduce([minute, new_model, np.minimum(np.maximum(onset, stop), hourly)])
+    timing = np.maximum(minute, new_model)
+    # onset, stop and hourly correlation happen by chance too (an office opens at nine):
+    # they only support a link that two kinds already make
+    support = SUPPORT_WEIGHT * ((onset > 0).astype(float) + (stop > 0) + (hourly > 0))
 
     kinds = np.stack(
         [
@@ -405,7 +415,7 @@ def score_pairs(prof: Profiles, pairs: np.ndarray, cfg: LinkConfig) -> PairEvide
         ],
         axis=1,
     )
-    weight = kinds.sum(axis=1)
+    weight = kinds.sum(axis=1) + support
     return PairEvidence(
         a=a,
         b=b,

@@ -194,58 +194,61 @@ def build_profiles(
     """
     accounts = np.array(sorted(states), dtype=object)
     n = accounts.size
-    n_events = np.zeros(n)
-    first = np.full(n, np.nan)
-    last = np.full(n, np.nan)
-    end_users = np.zeros(n)
-    sig = np.empty((n, MINHASH_PERM), dtype=np.uint64)
-    heavy: dict[str, tuple[list[int], list[object], list[float]]] = {
-        name: ([], [], []) for name in HEAVY_HITTERS
-    }
-    exact: dict[str, tuple[list[int], list[object], list[float]]] = {
-        name: ([], [], []) for name in EXACT_SETS
-    }
-    h_rows: list[np.ndarray] = []
-    h_hours: list[np.ndarray] = []
-    h_vals: list[np.ndarray] = []
-    mf_rows: list[int] = []
-    mf_models: list[object] = []
-    mf_ts: list[float] = []
+    ordered = [states[a] for a in accounts]
+    n_events = np.array([st.counts[0] for st in ordered], dtype=np.float64)
+    first = np.array([st.first_ts for st in ordered], dtype=np.float64)
+    last = np.array([st.last_ts for st in ordered], dtype=np.float64)
+    end_users = np.array([st.sketches["end_user"].count() for st in ordered], dtype=np.float64)
+    if n:
+        sig = np.stack([st.minutes.values[:MINHASH_PERM] for st in ordered]).astype(np.uint64)
+    else:
+        sig = np.empty((0, MINHASH_PERM), dtype=np.uint64)
+    denom = np.maximum(n_events, 1.0)
 
-    for i, account in enumerate(accounts):
-        st = states[account]
-        total = st.get("n")
-        n_events[i] = total
-        first[i] = st.first_ts
-        last[i] = st.last_ts
-        values = st.minutes.values
-        sig[i] = values if values.size == MINHASH_PERM else values[:MINHASH_PERM]
-        end_users[i] = st.sketches["end_user"].count()
-        denom = max(total, 1.0)
-        for name in HEAVY_HITTERS:
-            top = st.tops.get(name)
-            if top is None:
-                continue
-            rows, keys, vals = heavy[name]
-            for key, count in top.counts.items():
-                share = count / denom
-                if share >= min_token_share:
-                    rows.append(i)
-                    keys.append(key)
-                    vals.append(min(share, 1.0))
-        for name in EXACT_SETS:
+    heavy: dict[str, tuple[list[int], list[object], list[float]]] = {}
+    for name in HEAVY_HITTERS:
+        entries = [
+            (i, key, count)
+            for i, st in enumerate(ordered)
+            if name in st.tops
+            for key, count in st.tops[name].counts.items()
+        ]
+        if not entries:
+            heavy[name] = ([], [], [])
+            continue
+        rows_a = np.fromiter((e[0] for e in entries), dtype=np.int64, count=len(entries))
+        share = np.fromiter((e[2] for e in entries), dtype=np.float64, count=len(entries))
+        share = np.minimum(share / denom[rows_a], 1.0)
+        keep = np.flatnonzero(share >= min_token_share)
+        heavy[name] = (
+            rows_a[keep].tolist(),
+            [entries[j][1] for j in keep.tolist()],
+            share[keep].tolist(),
+        )
+
+    exact: dict[str, tuple[list[int], list[object], list[float]]] = {}
+    for name in EXACT_SETS:
+        rows: list[int] = []
+        keys: list[object] = []
+        vals: list[float] = []
+        for i, st in enumerate(ordered):
             items = exact_items(st.sketches[name])
             if items is None or items.size == 0 or items.size > max_exact_items:
                 continue
-            rows, keys, vals = exact[name]
             rows.extend([i] * items.size)
             keys.extend(items.tolist())
             vals.extend([1.0 / items.size] * items.size)
-        if st.hourly:
-            hours = np.fromiter(st.hourly.keys(), dtype=np.int64, count=len(st.hourly))
-            h_rows.append(np.full(hours.size, i, dtype=np.int64))
-            h_hours.append(hours)
-            h_vals.append(np.array([row[0] for row in st.hourly.values()], dtype=np.float64))
+        exact[name] = (rows, keys, vals)
+
+    h_len = np.array([len(st.hourly) for st in ordered], dtype=np.int64)
+    h_keys = [h for st in ordered for h in st.hourly]
+    h_rows_list = [row for st in ordered for row in st.hourly.values()]
+    h_vals = np.array(h_rows_list, dtype=np.float64)[:, 0] if h_rows_list else np.empty(0)
+
+    mf_rows: list[int] = []
+    mf_models: list[object] = []
+    mf_ts: list[float] = []
+    for i, st in enumerate(ordered):
         model_first = getattr(st, "model_first", None)
         if model_first:
             for model, ts in model_first.items():
@@ -262,14 +265,12 @@ def build_profiles(
         float(finite_first.min()) if finite_first.size else 0.0,
         float(finite_last.max()) if finite_last.size else 0.0,
     )
-    if h_rows:
-        rows_a = np.concatenate(h_rows)
-        hours_a = np.concatenate(h_hours)
+    if h_keys:
+        rows_a = np.repeat(np.arange(n, dtype=np.int64), h_len)
+        hours_a = np.asarray(h_keys, dtype=np.int64)
         start_hour = int(hours_a.min())
         n_hours = int(hours_a.max()) - start_hour + 1
-        hourly = sparse.csr_matrix(
-            (np.concatenate(h_vals), (rows_a, hours_a - start_hour)), shape=(n, n_hours)
-        )
+        hourly = sparse.csr_matrix((h_vals, (rows_a, hours_a - start_hour)), shape=(n, n_hours))
     else:
         start_hour = int(window[0] // HOUR_S) if math.isfinite(window[0]) else 0
         hourly = sparse.csr_matrix((n, 1), dtype=np.float64)

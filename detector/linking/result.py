@@ -23,6 +23,8 @@ CLUSTER_RUNBOOK = (
     "docs/runbook.md)."
 )
 MEMBERS_SHOWN = 20
+# An evidence item enters the member reason when at least this share of links carries it.
+MIN_SHORT_SHARE = 0.2
 
 _FAMILY_LABEL = {
     "ip_prefix": "shared prefix",
@@ -72,19 +74,23 @@ def summarize_evidence(ev: PairEvidence, idx: np.ndarray) -> tuple[list[str], st
         counts = [k for _, k in ranked]
         parts = ", ".join(f"{v} ({k} links)" for v, k in zip(values, counts, strict=True))
         lines.append(f"{_FAMILY_LABEL[family]}: {parts} of {total} links")
-        more = f" +{len(set(cols.tolist())) - 1}" if len(set(cols.tolist())) > 1 else ""
-        short.append(f"{_FAMILY_SHORT[family]}{values[0]}{more}")
+        if cols.size >= MIN_SHORT_SHARE * total:
+            distinct = len(set(cols.tolist()))
+            more = f" +{distinct - 1}" if distinct > 1 else ""
+            short.append(f"{_FAMILY_SHORT[family]}{values[0]}{more}")
     for family, label in (("ip", "shared IPs"), ("api_key", "shared API keys")):
         sh = ev.shared.get(family)
         if sh is not None:
             k = int((sh.strength[idx] > 0).sum())
             if k:
                 lines.append(f"{label} on {k} of {total} links")
-                short.append(label)
+                if k >= MIN_SHORT_SHARE * total:
+                    short.append(label)
     sh = ev.shared.get("end_user")
     if sh is not None and (k := int((sh.strength[idx] > 0).sum())):
         lines.append(f"shared end-user ids on {k} of {total} links")
-        short.append("shared end users")
+        if k >= MIN_SHORT_SHARE * total:
+            short.append("shared end users")
     minute = ev.minute[idx] > 0
     if minute.any():
         med = float(np.median(ev.minute_j[idx][minute]))
@@ -92,19 +98,19 @@ def summarize_evidence(ev: PairEvidence, idx: np.ndarray) -> tuple[list[str], st
             f"synchronised active minutes on {int(minute.sum())} of {total} links "
             f"(median Jaccard {med:.2f})"
         )
-        short.append("synchronised minutes")
+        if minute.sum() >= MIN_SHORT_SHARE * total:
+            short.append("synchronised minutes")
     nm = ev.new_model[idx]
     if (nm >= 0).any():
         names = Counter(ev.models[int(i)] for i in nm[nm >= 0]).most_common(2)
         lines.append(
-            "moved together to a new model: "
-            + ", ".join(f"{m} ({k} links)" for m, k in names)
+            "moved together to a new model: " + ", ".join(f"{m} ({k} links)" for m, k in names)
         )
         short.append(f"moved together to {names[0][0]}")
     onset = np.isfinite(ev.onset_dt[idx])
     if onset.any():
         lines.append(f"simultaneous first requests on {int(onset.sum())} of {total} links")
-        if not minute.any():
+        if onset.sum() >= MIN_SHORT_SHARE * total:
             short.append("simultaneous onset")
     hourly = np.isfinite(ev.hourly_r[idx])
     if hourly.any():

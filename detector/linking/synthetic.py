@@ -167,7 +167,15 @@ def build_states(specs: list[AccountSpec]) -> dict[str, AccountState]:
     hour_code = hour_keys >> np.int64(32)
     hour_of = (hour_keys & np.int64((1 << 32) - 1)).tolist()
     hour_bounds = np.searchsorted(hour_code, np.arange(n_acc + 1))
-    hour_counts_f = hour_counts.astype(np.float64).tolist()
+    per_hour = hour_counts.astype(np.float64)
+    hourly_rows = np.stack(
+        [
+            per_hour,
+            per_hour * comp[hour_code],
+            per_hour * np.array([s.cot_share for s in specs])[hour_code],
+        ],
+        axis=1,
+    )
 
     strings: set[str] = set()
     for s in specs:
@@ -183,13 +191,8 @@ def build_states(specs: list[AccountSpec]) -> dict[str, AccountState]:
         t = times[bounds[k] : bounds[k + 1]]
         st.first_ts = float(t[0])
         st.last_ts = float(t[-1])
-        c_mean, cot = float(comp[k]), float(s.cot_share)
-        st.hourly = {
-            hour_of[j]: np.array(
-                [hour_counts_f[j], hour_counts_f[j] * c_mean, hour_counts_f[j] * cot]
-            )
-            for j in range(hour_bounds[k], hour_bounds[k + 1])
-        }
+        lo, hi = hour_bounds[k], hour_bounds[k + 1]
+        st.hourly = dict(zip(hour_of[lo:hi], hourly_rows[lo:hi], strict=True))
         total = int(lens[k])
         ips = s.ips or ["198.51.100.7"]
         st.tops["ip_prefix"].update(_spread([_prefix(ip) for ip in ips], total))

@@ -217,7 +217,7 @@ class Allowlist:
             self._by_account.setdefault(entry.account_id, []).append(entry)
 
     @classmethod
-    def load(cls, directory: Path | str | None = None) -> Allowlist:
+    def load(cls, directory: Path | str | None = None, *, missing_ok: bool = False) -> Allowlist:
         """Read every allowlist file of a directory.
 
         Parameters
@@ -225,6 +225,9 @@ class Allowlist:
         directory : path, optional
             Default: ``allowlists/`` in the default rules directory; a missing default
             directory gives an empty allowlist, a missing explicit one raises.
+        missing_ok : bool
+            Give an empty allowlist for a missing explicit directory too (e.g. a user's
+            rules directory without ``allowlists/``).
 
         Returns
         -------
@@ -233,7 +236,7 @@ class Allowlist:
         Raises
         ------
         FileNotFoundError
-            When an explicitly given directory does not exist.
+            When an explicitly given directory does not exist (and not ``missing_ok``).
         RuleValidationError
             Listing every problem in the files.
         """
@@ -244,6 +247,8 @@ class Allowlist:
         else:
             path = Path(directory)
             if not path.is_dir():
+                if missing_ok:
+                    return cls()
                 raise FileNotFoundError(f"allowlist directory not found: {path}")
         entries: list[AllowEntry] = []
         problems: list[Problem] = []

@@ -45,6 +45,7 @@ __all__ = [
     "RuleHit",
     "RuleSet",
     "check_directory",
+    "rule_files",
     "run_rule_tests",
 ]
 

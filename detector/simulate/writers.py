@@ -168,6 +168,7 @@ class _Texts:
         self.ctx = ctx
         self.pack = ctx.pack
         self.cache: dict[tuple[int, int, int], str] = {}
+        self.msg_cache: dict[tuple[int, ...], tuple[list[dict[str, Any]], str | None, str]] = {}
         self.mcq_tmpl = ctx.tmpl_index["eval"][3]
         self.gsm_id = C.PromptPack.pool_id("gsm8k_test")
         self.gsm_answers = self.pack.by_name("gsm8k_test").extra["answer"]
@@ -213,7 +214,23 @@ class _Texts:
     def messages(
         self, sysp: int, pool: int, item: int, tmpl: int, fup: int, turn: int, ptok: int, call: str
     ) -> tuple[list[dict[str, Any]], str | None, str]:
-        """Return (messages, system prompt, last user message) of one request."""
+        """Return (messages, system prompt, last user message) of one request.
+
+        Message lists without per-request content are cached and shared between
+        records (they are never mutated).
+        """
+        if fup != FUP_AGENT:
+            key = (sysp, pool, item, tmpl, fup, turn)
+            got = self.msg_cache.get(key)
+            if got is None:
+                got = self._messages(sysp, pool, item, tmpl, fup, turn, ptok, call)
+                self.msg_cache[key] = got
+            return got
+        return self._messages(sysp, pool, item, tmpl, fup, turn, ptok, call)
+
+    def _messages(
+        self, sysp: int, pool: int, item: int, tmpl: int, fup: int, turn: int, ptok: int, call: str
+    ) -> tuple[list[dict[str, Any]], str | None, str]:
         system = self.ctx.systems[sysp] if sysp >= 0 else None
         user = self.user(pool, item, tmpl)
         msgs: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []

@@ -1,6 +1,6 @@
 """Chain-of-thought elicitation score: a weighted lexicon combined by a logistic function.
 
-Each *feature* is a phrase pattern (a byte regex over the normalised bounded view, see
+Each *feature* is a phrase pattern over the normalised bounded view of a text (see
 :mod:`detector.text.normalize`) with a weight in logit units. The score of a request is
 
     cot_score = sigmoid(BIAS + sum of the weights of the features present in the
@@ -13,12 +13,15 @@ come together, and eval-style short-answer instructions ("answer with only the l
 "no explanation") and procedural "step-by-step guide / instructions" pull the score
 down. ``is_cot = cot_score >= COT_THRESHOLD`` (0.5, i.e. logit >= 0).
 
-Speed: each feature lists *trigger words*; its regex runs only when one of them is among
-the words of the text (a set intersection), so most prompts run no regex at all.
+Speed: a feature is one or more :class:`Variant` s. A variant has *gates*, groups of
+words that must all be present among the text's words (one set intersection per text
+finds the candidates), and only then is its regex run. Regexes start with a literal
+where possible (CPython's ``re`` only scans fast for a literal prefix); "verb ... object"
+phrases search the object first and look for the verb in a short window before it.
 
-The table is data, not code: :data:`FEATURES` is the single source of truth and is
-documented in ``docs/text_signals.md``. Feature ids are bit positions in the per-text
-mask (stable within a release; the mask itself is never stored).
+:data:`FEATURES` is the single source of truth and is documented in
+``docs/text_signals.md``. Feature ids are bit positions in the per-text mask (stable
+within a release; the mask itself is never stored).
 """
 
 from __future__ import annotations
@@ -31,23 +34,51 @@ __all__ = [
     "BIAS",
     "COT_THRESHOLD",
     "FEATURES",
+    "SHORT_ANSWER",
     "CotFeature",
+    "Variant",
     "cot_mask",
     "cot_score_from_mask",
     "explain_mask",
+    "feature_present",
 ]
 
 #: Logit of a text with no cue at all (sigmoid(-4) = 0.018).
 BIAS = -4.0
 #: ``is_cot`` threshold on ``cot_score`` (logit 0: one strong cue, or two medium ones).
 COT_THRESHOLD = 0.5
+#: Bytes before an object match in which a ``Variant.before`` verb must occur.
+VERB_WINDOW = 48
 
 _AP = rb"(?:'|\xe2\x80\x99)?"  # optional ASCII or typographic apostrophe
 _SBS = rb"step[- ]?by[- ]?step"
 
 
+class Variant(NamedTuple):
+    """One way a feature can be present.
+
+    Attributes
+    ----------
+    gates : tuple of frozenset of bytes
+        Word groups (lowercase, punctuation-free); each group must share a word with
+        the text before the regex is tried.
+    pattern : re.Pattern or None
+        Byte regex searched in the view; ``None``: the gates alone decide.
+    before : re.Pattern or None
+        If set, it must match within :data:`VERB_WINDOW` bytes before a ``pattern``
+        match (e.g. "explain" before "your reasoning").
+    i18n : bool
+        Also try the pattern on every view that is not pure ASCII, gates or not.
+    """
+
+    gates: tuple[frozenset[bytes], ...]
+    pattern: re.Pattern[bytes] | None
+    before: re.Pattern[bytes] | None = None
+    i18n: bool = False
+
+
 class CotFeature(NamedTuple):
-    """One lexicon entry.
+    """One lexicon entry: present when any of its variants matches.
 
     Attributes
     ----------
@@ -55,332 +86,597 @@ class CotFeature(NamedTuple):
         Stable short name (used in docs and explanations).
     weight : float
         Contribution to the logit when present.
-    triggers : frozenset of bytes
-        Words (lowercase, punctuation-free) of which at least one must occur for the
-        pattern to be tried. Features named ``*_i18n`` are also tried on every text that
-        is not pure ASCII.
-    pattern : re.Pattern or None
-        Byte regex searched in the normalised view; ``None`` means the trigger word alone
-        is the feature.
+    variants : tuple of Variant
     """
 
     name: str
     weight: float
-    triggers: frozenset[bytes]
-    pattern: re.Pattern[bytes] | None
+    variants: tuple[Variant, ...]
 
 
-def _f(name: str, weight: float, triggers: str, pattern: bytes | None) -> CotFeature:
-    return CotFeature(
-        name,
-        weight,
-        frozenset(triggers.encode().split()),
+def _g(*groups: str) -> tuple[frozenset[bytes], ...]:
+    return tuple(frozenset(g.encode().split()) for g in groups)
+
+
+def _v(
+    gates: tuple[frozenset[bytes], ...],
+    pattern: bytes | None,
+    before: bytes | None = None,
+    i18n: bool = False,
+) -> Variant:
+    return Variant(
+        gates,
         re.compile(pattern) if pattern is not None else None,
+        re.compile(before) if before is not None else None,
+        i18n,
     )
 
 
-_SHORT_ANSWER = (
-    rb"\b(?:answer|respond|reply|output|return|write|give|say|choose|select|pick|state|print"
-    rb"|provide)(?: \S+){0,3}? (?:with|using|in|as) (?:only |just |exactly )?(?:a |an |one "
-    rb"|the |single )?(?:single |one |1 )?(?:letter|word|number|digit|integer|character"
-    rb"|option letter|label|token|yes or no|yes/no|true or false|true/false)\b"
-    rb"|\b(?:only|just) (?:output |return |respond with |reply with |answer with |give "
-    rb"|print |say |state |write |provide )?(?:me )?(?:the |a |one |your )?(?:final "
-    rb"|correct |right )?(?:answer|letter|number|word|option|label|choice|result)s?\b"
-    rb"|\banswer only\b"
-    rb"|\b(?:single|one)[- ](?:word|letter|number|digit|character)\b"
-    rb"|\b(?:no|without(?: any)?|don" + _AP + rb"t|do not|never) (?:give |provide |include "
-    rb"|add |write |need |needed )?(?:any )?(?:explanations?|reasoning|justifications?"
-    rb"|elaboration|commentary|extra text|additional text|other text|working)\b"
-    rb"|\bdo(?:n" + _AP + rb"t| not) (?:explain|elaborate|show (?:your )?work)\b"
-    rb"|\b(?:answer|respond|reply)(?: with)? (?:yes or no|yes/no|true or false|true/false)\b"
-    rb"|\b(?:in|with|using) (?:one|a single|1|two|2|three|3) words?\b"
-)
-#: Short-answer instruction regex (also the ``answer_format_short`` signal).
-SHORT_ANSWER_RE = re.compile(_SHORT_ANSWER)
-SHORT_ANSWER_TRIGGERS = frozenset(
-    b"only just single one letter word words number yes true explanation explanations "
-    b"explain reasoning justification elaborate elaboration commentary text working".split()
-)
+def _f(name: str, weight: float, *variants: Variant) -> CotFeature:
+    return CotFeature(name, weight, variants)
 
-_EXPLAIN_VERBS = (
-    rb"(?:explain|show|describe|lay(?:ing)? out|write (?:out|down)|writing (?:out|down)|demonstrat"
-    rb"|elaborate(?: on)?|present|detail|outline|include|provide|give|share|state|spell out"
-    rb"|articulat|document|go(?:ing)? over|walk (?:me |us )?through|take (?:me |us )?through"
-    rb"|clarify|break down)\w*"
-)
-# What a request to externalise reasoning asks for: "your reasoning", "each step", "the
-# derivation", "how you got the answer", "why each option is wrong", ...
-_REASONING_OBJECT = (
-    rb"(?:(?:your|own) (?:reasoning|rationale|justification|derivation|workings?|thinking"
-    rb"|thought process(?:es)?|logic|approach|steps|calculations?|method|solution process)"
-    rb"|(?:each|every|all(?: of)?(?: the| your)?|the individual|the intermediate|intermediate"
-    rb"|all intermediate) (?:single )?(?:steps?|calculations?|computations?|results|stages)"
-    rb"|(?:the |a |an )?(?:\S+ ){0,2}?(?:reasoning|rationale|derivation|thought process"
-    rb"|justification|workings?|chain of thought)"
-    rb"|the (?:logic|thinking|reasoning|rationale) (?:behind|for|of) (?:your|the|this|that) "
-    rb"(?:answer|choice|solution|conclusion|result|response)"
-    rb"|how you (?:got|get|reached?|arrived?(?: at)?|came|come|derived?|obtained?"
-    rb"|solved?|calculated?|worked (?:it )?out)"
-    rb"|why (?:each|every|the (?:right|correct|wrong|other)|your (?:answer|choice|solution"
-    rb"|response)|you (?:chose|picked|think))"
-    rb"|in (?:simple |small |clear |detailed )?steps)"
+
+_STEP = "step"
+_BY = "by"
+_ADVERBS = (
+    "step stepwise wise systematically methodically carefully thoroughly logically rigorously "
+    "slowly piece bit stages sequentially deeply critically"
 )
 _PROCESS_ADVERB = (
     rb"(?:" + _SBS + rb"|one step at a time|step[- ]?wise|stepwise|systematically|methodically"
     rb"|carefully|thoroughly|logically|rigorously|slowly|piece by piece|one piece at a time"
     rb"|bit by bit|in stages|sequentially|deeply|critically)"
 )
+_EXPLAIN_VERBS_WORDS = (
+    "explain explaining explains show showing shows describe describing lay laying write "
+    "writing demonstrate demonstrating elaborate present detail outline include including "
+    "provide give share state spell articulate document go going walk take clarify break"
+)
+_EXPLAIN_VERB_RE = (
+    rb"\b(?:explain|show|describe|lay(?:ing)? out|writ(?:e|ing) (?:out|down)|demonstrat"
+    rb"|elaborat|present|detail|outline|includ|provide|give|share|state|spell out|articulat"
+    rb"|document|go(?:ing)? over|walk (?:me |us )?through|take (?:me |us )?through|clarify"
+    rb"|break down)"
+)
+
+SHORT_ANSWER = _f(
+    "short_answer",
+    -3.0,
+    _v(
+        _g(
+            "letter word number digit integer character label token yes true",
+            "answer respond reply output return write give say choose select pick state print "
+            "provide",
+        ),
+        rb"(?:answer|respond|reply|output|return|write|give|say|choose|select|pick|state|print"
+        rb"|provide)(?: \S+){0,3}? (?:with|using|in|as) (?:only |just |exactly )?(?:a |an |one "
+        rb"|the |single )?(?:single |one |1 )?(?:letter|word|number|digit|integer|character"
+        rb"|option letter|label|token|yes or no|yes/no|true or false|true/false)\b",
+    ),
+    _v(
+        _g(
+            "only just",
+            "answer letter number word option label choice result answers letters numbers "
+            "words options labels choices results",
+        ),
+        rb"(?:only|just) (?:output |return |respond with |reply with |answer with |give |print "
+        rb"|say |state |write |provide )?(?:me )?(?:the |a |one |your )?(?:final |correct "
+        rb"|right )?(?:answer|letter|number|word|option|label|choice|result)s?\b|answer only\b",
+    ),
+    _v(
+        _g("single one", "word letter number digit character"),
+        rb"(?:single|one)[- ](?:word|letter|number|digit|character)\b",
+    ),
+    _v(
+        _g(
+            "explanation explanations reasoning justification justifications elaboration "
+            "commentary text working",
+            "no without don dont not never",
+        ),
+        rb"(?:no|without(?: any)?|don" + _AP + rb"t|do not|never) (?:give |provide |include "
+        rb"|add |write |need |needed )?(?:any )?(?:explanations?|reasoning|justifications?"
+        rb"|elaboration|commentary|extra text|additional text|other text|working)\b",
+    ),
+    _v(
+        _g("explain elaborate show", "don dont not"),
+        rb"do(?:n" + _AP + rb"t| not) (?:explain|elaborate|show (?:your )?work)\b",
+    ),
+    _v(
+        _g("yes true", "no false", "answer respond reply"),
+        rb"(?:answer|respond|reply)(?: with)? (?:yes or no|yes/no|true or false|true/false)\b",
+    ),
+    _v(
+        _g("word words", "in with using", "one single two three 1 2 3"),
+        rb"(?:in|with|using) (?:one|a single|1|two|2|three|3) words?\b",
+    ),
+)
 
 FEATURES: tuple[CotFeature, ...] = (
     # --- "step by step" family
-    _f("step_by_step", 3.5, "step", _SBS),
+    _f("step_by_step", 3.5, _v(_g(_STEP, _BY), _SBS)),
     _f(
         "step_by_step_verb",
         2.0,
-        "step",
-        rb"\b(?:think|thinking|reason|reasoning|solve|solving|work|working|answer|answering"
-        rb"|explain|explaining|calculate|calculating|compute|derive|go|walk|proceed|figure"
-        rb"|analy[sz]e|evaluate|respond|tackle|break|show)\b[^.?!\n]{0,40}?\b" + _SBS,
+        _v(
+            _g(
+                _STEP,
+                _BY,
+                "think thinking reason reasoning solve solving work working answer answering "
+                "explain explaining calculate calculating compute derive go walk proceed figure "
+                "analyze analyse evaluate respond tackle break show",
+            ),
+            _SBS,
+            before=rb"\b(?:think|reason|solv|work|answer|explain|calculat|comput|deriv|go|walk"
+            rb"|proceed|figur|analy[sz]|evaluat|respond|tackl|break|show)",
+        ),
     ),
     _f(
         "step_by_step_noun",
         2.0,
-        "step",
-        _SBS + rb" (?:reasoning|solution|explanation|derivation|thinking|thought|analysis"
-        rb"|breakdown|calculations?|logic|rationale|answer|working|proof)",
+        _v(
+            _g(
+                _STEP,
+                _BY,
+                "reasoning solution explanation derivation thinking thought analysis breakdown "
+                "calculation calculations logic rationale answer working proof",
+            ),
+            _SBS + rb" (?:reasoning|solution|explanation|derivation|thinking|thought|analysis"
+            rb"|breakdown|calculations?|logic|rationale|answer|working|proof)",
+        ),
     ),
     _f(
         "step_by_step_procedural",
         -2.5,
-        "step guide instructions tutorial",
-        _SBS + rb" (?:guide|instructions?|tutorial|process|plan|procedure|recipe|directions"
-        rb"|walkthrough|manual|list|checklist|roadmap|installation|setup)"
-        rb"|\b(?:guide|instructions|tutorial) (?:me |on )?" + _SBS,
+        _v(
+            _g(
+                _STEP,
+                "guide instructions instruction tutorial process plan procedure recipe "
+                "directions walkthrough manual list checklist roadmap installation setup",
+            ),
+            _SBS + rb" (?:guide|instructions?|tutorial|process|plan|procedure|recipe|directions"
+            rb"|walkthrough|manual|list|checklist|roadmap|installation|setup)",
+        ),
+        _v(
+            _g(_STEP, "guide instructions tutorial"),
+            rb"(?:guide|instructions|tutorial) (?:me |on )?" + _SBS,
+        ),
     ),
-    _f("one_step_at_a_time", 4.0, "step stepwise wise piece", rb"one (?:step|piece) at a time"
-       rb"|\bstep[- ]?wise\b"),
+    _f(
+        "one_step_at_a_time",
+        4.0,
+        _v(_g("step piece", "one", "time"), rb"one (?:step|piece) at a time"),
+        _v(_g("stepwise wise"), rb"step[- ]?wise\b"),
+    ),
     _f(
         "step_by_step_i18n",
         5.0,
-        "paso passo schritt krok etape adim",
-        "paso a paso|étape par étape|etape par etape|schritt für schritt|passo a passo"
-        "|passo dopo passo|krok po kroku|adım adım|шаг за шагом|пошагов|一步一步|一步步|逐步"
-        "|分步|ステップバイステップ|段階的に|順を追って|단계별로|차근차근|từng bước".encode(),
+        _v(
+            _g("paso passo schritt krok etape adim"),
+            "paso a paso|étape par étape|etape par etape|schritt für schritt|passo a passo"
+            "|passo dopo passo|krok po kroku|adım adım|шаг за шагом|пошагов|一步一步|一步步|逐步"
+            "|分步|ステップバイステップ|段階的に|順を追って|단계별로|차근차근|từng bước".encode(),
+            i18n=True,
+        ),
     ),
     _f(
         "reasoning_i18n",
         4.5,
-        "raisonnement razonamiento ragionamento l\u00f6sungsweg rechenweg gedankengang denkprozess",
-        "(?:ton|votre|tu|su|tuo|vostro|seu|teu|dein\\w*|ihr\\w*|le|el|il|o|den) "
-        "(?:raisonnement|razonamiento|ragionamento|raciocínio|lösungsweg|rechenweg"
-        "|gedankengang|denkprozess)|(?:expli|erklär|spieg|justifi|begründ)\\w* .{0,30}?"
-        "(?:raisonnement|razonamiento|ragionamento|raciocínio|lösungsweg|rechenweg"
-        "|gedankengang)|推理过程|思考过程|解题过程|解题步骤|推理步骤|解题思路|推理過程"
-        "|思考過程|考え方を説明|추론 과정|풀이 과정".encode(),
+        _v(
+            _g("raisonnement razonamiento ragionamento rechenweg gedankengang denkprozess"),
+            "(?:raisonnement|razonamiento|ragionamento|raciocínio|lösungsweg|rechenweg"
+            "|gedankengang|denkprozess)|推理过程|思考过程|解题过程|解题步骤|推理步骤|解题思路"
+            "|推理過程|思考過程|考え方を説明|추론 과정|풀이 과정".encode(),
+            before="(?:ton|votre|tu|su|tuo|vostro|seu|teu|dein|ihr|den|expli|erklär|spieg"
+            "|justifi|begründ|请|詳|详|说明|説明|列出|给出|写出|展示|示して|설명)".encode(),
+            i18n=True,
+        ),
     ),
     # --- explicit reasoning requests
     _f(
         "lets_think",
         5.0,
-        "let lets us let\u2019s",
-        rb"\b(?:let" + _AP + rb"s|let us) (?:think|reason|work (?:it|this|through|out)"
-        rb"|solve|break (?:it|this|the problem) down|reflect|analy[sz]e|figure|go (?:through|over)"
-        rb"|walk through|carefully|approach|tackle|examine|consider)",
+        _v(
+            _g(
+                "let lets us let\u2019s",
+                "think reason work solve break reflect analyze analyse figure go walk carefully "
+                "approach tackle examine consider",
+            ),
+            rb"let(?:" + _AP + rb"s| us) (?:think|reason|work (?:it|this|through|out)|solve"
+            rb"|break (?:it|this|the problem) down|reflect|analy[sz]e|figure|go (?:through|over)"
+            rb"|walk through|carefully|approach|tackle|examine|consider)",
+        ),
     ),
     _f(
         "cot_term",
         5.0,
-        "chain cot thought thinking reasoning monologue stream",
-        rb"chain[- ]of[- ]thoughts?|\bcot\b(?! ?(?:\(|[a-z]\b|\d|theta|alpha|beta|of\b|\^|\\))"
-        rb"|thought process|thinking process|reasoning process"
-        rb"|reasoning steps|reasoning chain|chain of reasoning|line of reasoning"
-        rb"|inner monologue|reasoning trace|stream of consciousness",
+        _v(_g("chain", "thought thoughts reasoning"), rb"chain[- ]of[- ](?:thoughts?|reasoning)"),
+        _v(
+            _g("cot"),
+            rb"\bcot\b(?! ?(?:\(|[a-z]\b|\d|theta|alpha|beta|of\b|\^|\\))",
+        ),
+        _v(
+            _g("thought thinking reasoning", "process steps chain trace"),
+            rb"(?:thought|thinking|reasoning) (?:process|steps|chain|trace)",
+        ),
+        _v(_g("reasoning", "line"), rb"line of reasoning"),
+        _v(_g("monologue", "inner"), rb"inner monologue"),
+        _v(_g("consciousness", "stream"), rb"stream of consciousness"),
     ),
     _f(
         "think_tag",
         5.5,
-        "think thinking reasoning thought thoughts reflection scratchpad",
-        rb"</?(?:think|thinking|reasoning|thought|thoughts|reflection|scratchpad)>",
+        _v(
+            _g("think thinking reasoning thought thoughts reflection scratchpad"),
+            rb"</?(?:think|thinking|reasoning|thought|thoughts|reflection|scratchpad)>",
+        ),
     ),
     _f(
         "show_work",
         5.0,
-        "show showing",
-        rb"\bshow(?:ing|s)? (?:me |us )?(?:(?:your|all|the|each|every|full|complete|detailed"
-        rb"|step-by-step|of) )*(?:work|working|workings|steps(?! (?:to|for|of|in|on) )"
-        rb"|reasoning|calculations?|computations?|derivations?|thought process|thinking|logic"
-        rb"|math)\b",
+        _v(
+            _g(
+                "show showing shows",
+                "work working workings steps reasoning calculation calculations computation "
+                "computations derivation derivations thought thinking logic math",
+            ),
+            rb"show(?:ing|s)? (?:me |us )?(?:(?:your|all|the|each|every|full|complete|detailed"
+            rb"|step-by-step|of) )*(?:work|working|workings|steps(?! (?:to|for|of|in|on) )"
+            rb"|reasoning|calculations?|computations?|derivations?|thought process|thinking|logic"
+            rb"|math)\b",
+        ),
     ),
     _f(
         "externalise_reasoning",
         4.5,
-        "explain explaining explains show showing shows describe lay laying write writing "
-        "demonstrate elaborate present detail outline include provide give share state spell "
-        "articulate document go going walk take clarify break",
-        rb"\b" + _EXPLAIN_VERBS + rb" (?:\S+ ){0,3}?" + _REASONING_OBJECT + rb"\b",
+        _v(
+            _g(
+                "reasoning rationale justification derivation working workings thinking logic "
+                "approach steps calculation calculations method",
+                _EXPLAIN_VERBS_WORDS,
+            ),
+            rb"(?:your|own) (?:reasoning|rationale|justification|derivation|workings?|thinking"
+            rb"|thought process(?:es)?|logic|approach|steps|calculations?|method"
+            rb"|solution process)\b",
+            before=_EXPLAIN_VERB_RE,
+        ),
+        _v(
+            _g(
+                "step steps calculation calculations computation computations results stages",
+                "each every all intermediate individual",
+                _EXPLAIN_VERBS_WORDS,
+            ),
+            rb"(?:each|every|all(?: of)?(?: the| your)?|the individual|the intermediate"
+            rb"|intermediate|all intermediate) (?:single )?(?:steps?|calculations?|computations?"
+            rb"|results|stages)\b",
+            before=_EXPLAIN_VERB_RE,
+        ),
+        _v(
+            _g("reasoning rationale derivation thought justification chain", _EXPLAIN_VERBS_WORDS),
+            rb"(?:reasoning|rationale|derivation|thought process|justification|workings"
+            rb"|chain of thought)\b",
+            before=_EXPLAIN_VERB_RE,
+        ),
+        _v(
+            _g("logic thinking reasoning rationale", "behind for of", _EXPLAIN_VERBS_WORDS),
+            rb"the (?:logic|thinking|reasoning|rationale) (?:behind|for|of) (?:your|the|this|that) "
+            rb"(?:answer|choice|solution|conclusion|result|response)",
+            before=_EXPLAIN_VERB_RE,
+        ),
+        _v(
+            _g(
+                "got get reached reach arrived arrive came come derived derive obtained obtain "
+                "solved solve calculated calculate worked",
+                "how",
+                "you",
+                _EXPLAIN_VERBS_WORDS,
+            ),
+            rb"how you (?:got|get|reached?|arrived?|came|come|derived?|obtained?|solved?"
+            rb"|calculated?|worked (?:it )?out)\b",
+            before=_EXPLAIN_VERB_RE,
+        ),
+        _v(
+            _g(
+                "why",
+                "each every right correct wrong other answer choice solution response chose "
+                "picked think",
+                _EXPLAIN_VERBS_WORDS,
+            ),
+            rb"why (?:each|every|the (?:right|correct|wrong|other)|your (?:answer|choice|solution"
+            rb"|response)|you (?:chose|picked|think))\b",
+            before=_EXPLAIN_VERB_RE,
+        ),
+        _v(
+            _g("steps", "in", _EXPLAIN_VERBS_WORDS),
+            rb"in (?:simple |small |clear |detailed )?steps\b",
+            before=_EXPLAIN_VERB_RE,
+        ),
     ),
     _f(
         "explain_reasoning",
         4.5,
-        "reasoning rationale justification derivation",
-        rb"\b(?:reasoning|rationale|justification) (?:for|behind|that leads to) (?:your|the|this"
-        rb"|each) (?:answer|choice|response|decision|conclusion|solution)",
+        _v(
+            _g("reasoning rationale justification", "for behind leads"),
+            rb"(?:reasoning|rationale|justification) (?:for|behind|that leads to) (?:your|the"
+            rb"|this|each) (?:answer|choice|response|decision|conclusion|solution)",
+        ),
     ),
     _f(
         "how_you_got",
         4.5,
-        "how",
-        rb"\bhow (?:did )?you (?:arrived?|got|get|came|come|reached?|derived?|worked it out)"
-        rb"(?: at| to)? (?:your|the|this|that|it)\b",
+        _v(
+            _g(
+                "how",
+                "you",
+                "arrived arrive got get came come reached reach derived derive worked",
+            ),
+            rb"how (?:did )?you (?:arrived?|got|get|came|come|reached?|derived?|worked it out)"
+            rb"(?: at| to)? (?:your|the|this|that|it)\b",
+        ),
     ),
     _f(
         "justify",
         4.5,
-        "justify",
-        rb"\bjustify (?:(?:each|every|your|all|the|this|that|my) )?(?:step|steps|answer|answers"
-        rb"|choice|choices|response|reasoning|decision|solution|claim|conclusion)",
+        _v(
+            _g("justify"),
+            rb"justify (?:(?:each|every|your|all|the|this|that|my) )?(?:step|steps|answer|answers"
+            rb"|choice|choices|response|reasoning|decision|solution|claim|conclusion)",
+        ),
+    ),
+    _f(
+        "explain_answer",
+        4.5,
+        _v(
+            _g(
+                "explain explaining justify justifying",
+                "answer answers choice choices solution solutions response selection decision",
+            ),
+            rb"(?:explain|justify)\w* (?:your|the|each|this|my) (?:answer|choice|solution"
+            rb"|response|selection|decision)s?\b",
+        ),
     ),
     _f(
         "think_carefully",
         4.5,
-        "think thinking reason reasoning deliberate reflect carefully deeply critically "
-        "thoroughly methodically systematically",
-        rb"\b(?:think(?:ing)?|reason(?:ing)?|deliberat\w*|reflect(?:ing)?) (?:(?:it|this|that"
-        rb"|everything|about (?:it|this)|on (?:it|this|the \w+)) )?(?:" + _PROCESS_ADVERB[3:-1]
-        + rb"|hard|through|before|first|twice|out loud|aloud|it over)\b"
-        rb"|\b(?:carefully|deeply|critically|thoroughly|methodically|systematically) (?:think"
-        rb"|reason|deliberate|reflect|work through)\b",
+        _v(
+            _g(
+                "think thinking reason reasoning deliberate deliberately deliberating reflect "
+                "reflecting",
+                _ADVERBS + " hard through before first twice out aloud over",
+            ),
+            rb"(?:think(?:ing)?|reason(?:ing)?|deliberat\w*|reflect(?:ing)?) (?:(?:it|this|that"
+            rb"|everything|about (?:it|this)|on (?:it|this|the \w+)) )?(?:"
+            + _PROCESS_ADVERB[3:-1]
+            + rb"|hard|through|before|first|twice|out loud|aloud|it over)\b",
+        ),
+        _v(
+            _g(
+                "carefully deeply critically thoroughly methodically systematically",
+                "think reason deliberate reflect work",
+            ),
+            rb"(?:carefully|deeply|critically|thoroughly|methodically|systematically) (?:think"
+            rb"|reason|deliberate|reflect|work through)\b",
+        ),
     ),
     _f(
         "process_adverb",
         3.5,
-        "solve solving work working go going analyze analyse analyzing consider considering "
-        "approach tackle proceed examine evaluate",
-        rb"\b(?:solv|work|go|analy[sz]|consider|approach|tackl|proceed|examin|evaluat)\w* "
-        rb"(?:\S+ ){0,3}?" + _PROCESS_ADVERB + rb"\b",
+        _v(
+            _g(
+                _ADVERBS,
+                "solve solving work working go going analyze analyse analyzing consider "
+                "considering approach tackle proceed examine evaluate",
+            ),
+            _PROCESS_ADVERB + rb"\b",
+            before=rb"\b(?:solv|work|go|analy[sz]|consider|approach|tackl|proceed|examin|evaluat)",
+        ),
     ),
     _f(
         "reason_verb",
         4.5,
-        "reason reasoning deduction logic logical",
-        rb"\breason(?:ing)? (?:(?:it|this) )?(?:through|about (?:it|this|the)|it out|this out|out"
-        rb"|step|first|before|from)|\bplease reason\b|\breasoning (?:step|first|before)"
-        rb"|\buse (?:\S+ ){0,2}?(?:reasoning|deduction|logic) to (?:arrive|reach|get|find|lead"
-        rb"|determine|answer|solve|work)",
+        _v(
+            _g("reason reasoning"),
+            rb"reason(?:ing)? (?:(?:it|this) )?(?:through|about (?:it|this|the)|it out|this out"
+            rb"|out|step|first|before|from)|please reason\b|reasoning (?:step|first|before)",
+        ),
+        _v(
+            _g("reasoning deduction logic", "use"),
+            rb"use (?:\S+ ){0,2}?(?:reasoning|deduction|logic) to (?:arrive|reach|get|find|lead"
+            rb"|determine|answer|solve|work)",
+        ),
     ),
     _f(
         "decompose",
         4.0,
-        "break breaking split splitting divide dividing decompose decomposing",
-        rb"\b(?:break|breaking|split|splitting|divide|dividing|decompose|decomposing) (?:it|this"
-        rb"|the (?:problem|question|task)|this (?:problem|question|task)) (?:down )?into "
-        rb"(?:smaller |simpler |manageable )?(?:steps|sub-?problems|sub-?questions|parts|pieces"
-        rb"|sub-?tasks)|\bbreak (?:it|this|that|the (?:problem|question|task|solution)|things"
-        rb"|everything) down|\bbreak down (?:the|this|your) (?:problem|question|task|reasoning"
-        rb"|solution)",
+        _v(
+            _g(
+                "break breaking split splitting divide dividing decompose decomposing",
+                "steps subproblems sub problems subquestions questions parts pieces subtasks",
+            ),
+            rb"(?:break|breaking|split|splitting|divide|dividing|decompose|decomposing) (?:it|this"
+            rb"|the (?:problem|question|task)|this (?:problem|question|task)) (?:down )?into "
+            rb"(?:smaller |simpler |manageable )?(?:steps|sub-?problems|sub-?questions|parts"
+            rb"|pieces|sub-?tasks)",
+        ),
+        _v(
+            _g("break", "down"),
+            rb"break (?:it|this|that|the (?:problem|question|task|solution)|things|everything) "
+            rb"down|break down (?:the|this|your) (?:problem|question|task|reasoning|solution)",
+        ),
     ),
-    _f("walk_through", 3.0, "walk", rb"\bwalk (?:me |us )?through\b"),
+    _f("walk_through", 3.0, _v(_g("walk", "through"), rb"walk (?:me |us )?through\b")),
     # --- weaker cues that add up
     _f(
         "before_answering",
         2.5,
-        "before prior",
-        rb"\b(?:before|prior to) (?:answering|you answer|giving (?:your|the|an|a) (?:final )?"
-        rb"answer|responding|you respond|replying|providing (?:your|the|an|a) (?:final )?answer"
-        rb"|concluding|the final answer|reaching a conclusion|deciding|you decide|rushing|jumping"
-        rb"|you commit|committing|settling)",
+        _v(
+            _g("before prior"),
+            rb"(?:before|prior to) (?:answering|you answer|giving (?:your|the|an|a) (?:final )?"
+            rb"answer|responding|you respond|replying|providing (?:your|the|an|a) (?:final )?"
+            rb"answer|concluding|the final answer|reaching a conclusion|deciding|you decide"
+            rb"|rushing|jumping|you commit|committing|settling)",
+        ),
     ),
-    _f("final_answer", 1.5, "final boxed", rb"final answer|\\boxed"),
-    _f(
-        "explain_answer",
-        4.5,
-        "explain explaining justify justifying",
-        rb"\b(?:explain|justify)\w* (?:your|the|each|this|my) (?:answer|choice"
-        rb"|solution|response|selection|decision)s?\b",
-    ),
+    _f("final_answer", 1.5, _v(_g("final boxed"), rb"final answer|\\boxed")),
     _f(
         "detailed_explanation",
         2.5,
-        "explanation explanations solution solutions derivation analysis breakdown "
-        "walkthrough explain",
-        rb"\b(?:detailed|thorough|in-depth|comprehensive|step-by-step|careful|full|complete"
-        rb"|clear|rigorous) (?:explanation|solution|derivation|analysis|breakdown|walkthrough"
-        rb"|rationale|justification)s?\b|\bexplain (?:in detail|thoroughly|as you go)\b"
-        rb"|\bexplaining as you go\b",
+        _v(
+            _g(
+                "explanation explanations solution solutions derivation analysis breakdown "
+                "walkthrough rationale justification",
+                "detailed thorough depth comprehensive step careful full complete clear rigorous",
+            ),
+            rb"(?:detailed|thorough|in-depth|comprehensive|step-by-step|careful|full|complete"
+            rb"|clear|rigorous) (?:explanation|solution|derivation|analysis|breakdown|walkthrough"
+            rb"|rationale|justification)s?\b",
+        ),
+        _v(
+            _g("explain explaining", "detail thoroughly go"),
+            rb"explain(?:ing)? (?:in detail|thoroughly|as you go)\b",
+        ),
     ),
     _f(
         "explanation_of_steps",
         4.5,
-        "explanation explanations",
-        rb"\bexplanations? (?:of|for) (?:each|every|all(?: the)?|the|your) (?:single )?(?:steps?"
-        rb"|calculations?|derivation|reasoning)",
+        _v(
+            _g(
+                "explanation explanations",
+                "each every all your",
+                "step steps calculation calculations derivation reasoning",
+            ),
+            rb"explanations? (?:of|for) (?:each|every|all(?: the)?|your) (?:single )?(?:steps?"
+            rb"|calculations?|derivation|reasoning)",
+        ),
     ),
     _f(
         "first_then_finally",
         2.0,
-        "first firstly start begin",
-        rb"\b(?:first(?:ly)?|start by|begin by)\b.{0,200}?\bthen\b.{0,200}?\b(?:finally"
-        rb"|lastly)\b",
+        _v(
+            _g("finally lastly", "first firstly start begin", "then"),
+            rb"(?:first(?:ly)?|start by|begin by)\b.{0,200}?\bthen\b.{0,200}?\b(?:finally"
+            rb"|lastly)\b",
+        ),
     ),
     _f(
         "verify",
         2.0,
-        "check checking verify",
-        rb"\b(?:double[- ]check|verify|check|checking) (?:your|the|each|every|all) (?:answer|work"
-        rb"|calculations?|steps|reasoning|solution|result|math|logic)",
+        _v(
+            _g(
+                "check checking verify",
+                "answer work calculation calculations steps reasoning solution result math logic",
+            ),
+            rb"(?:double[- ]check|verify|check|checking) (?:your|the|each|every|all) (?:answer"
+            rb"|work|calculations?|steps|reasoning|solution|result|math|logic)",
+        ),
     ),
     _f(
         "long_answer",
         2.0,
-        "answer response reply",
-        rb"\b(?:detailed|long|lengthy|elaborate|thorough|comprehensive)(?: and (?:detailed|long"
-        rb"|lengthy|thorough))? (?:answer|response|reply)",
+        _v(
+            _g("detailed long lengthy elaborate thorough comprehensive", "answer response reply"),
+            rb"(?:detailed|long|lengthy|elaborate|thorough|comprehensive)(?: and (?:detailed|long"
+            rb"|lengthy|thorough))? (?:answer|response|reply)",
+        ),
     ),
-    _f("explain_word", 1.0, "explain explanation elaborate justify", None),
-    _f("reasoning_word", 1.0, "reasoning rationale", None),
-    _f("eli5", 1.0, "five year", rb"(?:five|5)[- ]years?[- ]old"),
+    _f("explain_word", 1.0, _v(_g("explain explanation elaborate justify"), None)),
+    _f("reasoning_word", 1.0, _v(_g("reasoning rationale"), None)),
+    _f("eli5", 1.0, _v(_g("year years", "five 5"), rb"(?:five|5)[- ]years?[- ]old")),
     # --- eval / batch style: asks for the answer only
-    CotFeature("short_answer", -3.0, SHORT_ANSWER_TRIGGERS, SHORT_ANSWER_RE),
+    SHORT_ANSWER,
 )
 
 _WEIGHTS = tuple(f.weight for f in FEATURES)
-_BY_TRIGGER: dict[bytes, tuple[int, ...]] = {}
-for _i, _feat in enumerate(FEATURES):
-    for _w in _feat.triggers:
-        _BY_TRIGGER[_w] = (*_BY_TRIGGER.get(_w, ()), _i)
-_TRIGGERS = frozenset(_BY_TRIGGER)
-_NON_ASCII = tuple(i for i, f in enumerate(FEATURES) if f.name.endswith("_i18n"))
-del _i, _feat, _w
+#: Bit of the short-answer feature in the mask (also the ``answer_format_short`` signal).
+SHORT_ANSWER_BIT = 1 << FEATURES.index(SHORT_ANSWER)
 
 
-def cot_mask(view: bytes, words: list[bytes] | frozenset[bytes] | set[bytes]) -> int:
+def _index(features: tuple[CotFeature, ...]) -> tuple[dict, frozenset, tuple]:
+    # Variants are indexed by the words of their first gate (written rarest-first).
+    by_word: dict[bytes, set[tuple[int, int]]] = {}
+    i18n = []
+    for i, f in enumerate(features):
+        for j, v in enumerate(f.variants):
+            for w in v.gates[0]:
+                by_word.setdefault(w, set()).add((i, j))
+            if v.i18n:
+                i18n.append((i, j))
+    frozen = {w: tuple(sorted(s)) for w, s in by_word.items()}
+    return frozen, frozenset(frozen), tuple(i18n)
+
+
+_BY_WORD, _INDEX_WORDS, _I18N = _index(FEATURES)
+
+
+def _variant_matches(v: Variant, view: bytes) -> bool:
+    if v.pattern is None:
+        return True
+    if v.before is None:
+        return v.pattern.search(view) is not None
+    for m in v.pattern.finditer(view):
+        start = m.start()
+        if v.before.search(view, max(0, start - VERB_WINDOW), start) is not None:
+            return True
+    return False
+
+
+def cot_mask(view: bytes, wordset: set[bytes] | frozenset[bytes]) -> int:
     """Return the bit mask of lexicon features present in one normalised text.
 
     Parameters
     ----------
     view : bytes
         ``Prepared.view`` (normalised bounded view).
-    words : list or set of bytes
-        ``Prepared.words`` (or a set of them).
+    wordset : set of bytes
+        ``Prepared.wordset``.
 
     Returns
     -------
     int
         Bit ``i`` is set when ``FEATURES[i]`` is present.
     """
-    hits = _TRIGGERS.intersection(words)
-    candidates: set[int] = set()
+    hits = _INDEX_WORDS & wordset
+    non_ascii = not view.isascii()
+    if not hits and not non_ascii:
+        return 0
+    candidates: set[tuple[int, int]] = set()
     for w in hits:
-        candidates.update(_BY_TRIGGER[w])
-    if not view.isascii():
-        candidates.update(_NON_ASCII)
+        candidates.update(_BY_WORD[w])
+    if non_ascii:
+        candidates.update(_I18N)
     mask = 0
-    for i in candidates:
-        pat = FEATURES[i].pattern
-        if pat is None or pat.search(view) is not None:
+    for i, j in sorted(candidates):
+        if mask >> i & 1:
+            continue
+        v = FEATURES[i].variants[j]
+        if not (v.i18n and non_ascii) and any(g.isdisjoint(wordset) for g in v.gates[1:]):
+            continue
+        if _variant_matches(v, view):
             mask |= 1 << i
     return mask
+
+
+def feature_present(feature: CotFeature, view: bytes, wordset: set[bytes]) -> bool:
+    """Return whether one feature is present (used for ``answer_format_short``).
+
+    Parameters
+    ----------
+    feature : CotFeature
+        A lexicon entry, e.g. :data:`SHORT_ANSWER`.
+    view : bytes
+        ``Prepared.view``.
+    wordset : set of bytes
+        ``Prepared.wordset``.
+
+    Returns
+    -------
+    bool
+    """
+    non_ascii = not view.isascii()
+    for v in feature.variants:
+        gated = all(not g.isdisjoint(wordset) for g in v.gates)
+        if (gated or (v.i18n and non_ascii)) and _variant_matches(v, view):
+            return True
+    return False
 
 
 _score_cache: dict[int, float] = {}

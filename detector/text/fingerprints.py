@@ -79,20 +79,24 @@ SK_FALLBACK_WORDS = 8
 
 # A segment ends at a newline, or at ':' '.' '?' '!' followed by whitespace.
 _BREAK = re.compile(rb"\n|[:.?!;](?=\s)")
+_LAST_BREAK = re.compile(rb"(?s:.*)(?:\n|[:.?!;](?=\s))")
+# Bytes taken from each end of the text for the fallback skeleton's first / last words.
+_FALLBACK_SPAN = 160
 
-# Fill-in material that varies between instances of one template.
-_MASK = re.compile(
-    rb"```.*?(?:```|\Z)"  # fenced code
-    rb"|(?:https?://|www\.)\S+"  # URLs
-    rb"|[\w.+-]+@[\w-]+\.[\w.-]+"  # e-mail addresses
-    rb"|`[^`\n]{1,200}`"  # inline code
-    rb'|"[^"\n]{1,300}"'  # "quoted"
-    rb"|\xe2\x80\x9c[^\n]{1,300}?\xe2\x80\x9d"  # “quoted”
-    rb"|(?<![\w'])'[^'\n]{1,200}'(?![\w'])"  # 'quoted'
-    rb"|\$[^$\n]{1,300}\$"  # $latex$
-    rb"|\d+(?:[.,:/-]\d+)*",  # numbers, dates, times
-    re.DOTALL,
+# Fill-in material that varies between instances of one template, each with a cheap
+# substring test that must pass before its regex runs (only on short segments).
+_MASKS: tuple[tuple[bytes, re.Pattern[bytes]], ...] = (
+    (b"```", re.compile(rb"```.*?(?:```|\Z)", re.DOTALL)),  # fenced code
+    (b"://", re.compile(rb"\S+://\S+")),  # URLs
+    (b"www.", re.compile(rb"www\.\S+")),
+    (b"@", re.compile(rb"[\w.+-]{1,64}@[\w-]{1,63}\.[\w.-]{1,63}")),  # e-mail addresses
+    (b"`", re.compile(rb"`[^`\n]{1,200}`")),  # inline code
+    (b'"', re.compile(rb'"[^"\n]{1,300}"')),  # "quoted"
+    (b"\xe2\x80\x9c", re.compile(rb"\xe2\x80\x9c[^\n]{1,300}?\xe2\x80\x9d")),  # “quoted”
+    (b"'", re.compile(rb"(?<![\w'])'[^'\n]{1,200}'(?![\w'])")),  # 'quoted'
+    (b"$", re.compile(rb"\$[^$\n]{1,300}\$")),  # $latex$
 )
+_NUMBER = re.compile(rb"\d+(?:[.,:/-]\d+)*")  # numbers, dates, times
 
 # Words that make a short head/tail segment look like the instruction part of a
 # template rather than user content.
@@ -113,7 +117,10 @@ _MARKERS = frozenset(
 
 
 def _mask_words(seg: bytes) -> list[bytes]:
-    return _MASK.sub(b" 0 ", seg).translate(WORD_TABLE).split()
+    for needle, pat in _MASKS:
+        if needle in seg:
+            seg = pat.sub(b" 0 ", seg)
+    return _NUMBER.sub(b" 0 ", seg).translate(WORD_TABLE).split()
 
 
 def _instruction_score(words: list[bytes]) -> float:
@@ -174,28 +181,25 @@ def skeleton_material(lines: bytes) -> bytes:
     head = lines[:SK_SPAN]
     m = _BREAK.search(head)
     if m is not None:
-        # one fast pass for the last break in the tail span
         tail = lines[-SK_SPAN:]
-        last = None
-        for last in _BREAK.finditer(tail):  # noqa: B007
-            pass
-        h_words = _mask_words(head[: m.start()])
-        t_words = _mask_words(tail[last.end() :]) if last is not None else []
-        h_score = _instruction_score(h_words)
+        last = _LAST_BREAK.match(tail)
+        h_seg = head[: m.start()]
+        t_seg = tail[last.end() :] if last is not None else b""
+        h_score = _instruction_score(h_seg.translate(WORD_TABLE).split())
         if h_score and head[m.start() : m.start() + 1] == b":":
             h_score += 0.5  # "instruction: {fill-in}"
-        t_score = _instruction_score(t_words)
+        t_score = _instruction_score(t_seg.translate(WORD_TABLE).split())
         if h_score and h_score >= t_score:
-            return b"H\x00" + b" ".join(h_words)
+            return b"H\x00" + b" ".join(_mask_words(h_seg))
         if t_score:
-            return b"T\x00" + b" ".join(t_words)
+            return b"T\x00" + b" ".join(_mask_words(t_seg))
     k = SK_FALLBACK_WORDS
-    if len(lines) <= 2 * SK_SPAN:
+    if len(lines) <= 2 * _FALLBACK_SPAN:
         words = _mask_words(lines)
         first, last_w = words[:k], words[-k:] if len(words) > k else []
     else:
-        first = _mask_words(lines[:SK_SPAN])[:k]
-        last_w = _mask_words(lines[-SK_SPAN:])[-k:]
+        first = _mask_words(lines[:_FALLBACK_SPAN])[:k]
+        last_w = _mask_words(lines[-_FALLBACK_SPAN:])[-k:]
     return b"F\x00" + b" ".join(first) + b"\x00" + b" ".join(last_w)
 
 

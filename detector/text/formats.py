@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from detector.text.cot import SHORT_ANSWER_RE, SHORT_ANSWER_TRIGGERS
+from detector.text.cot import SHORT_ANSWER, feature_present
 
 __all__ = ["answer_format_short_view", "is_mcq_view"]
 
@@ -16,55 +16,55 @@ __all__ = ["answer_format_short_view", "is_mcq_view"]
 _LABEL = re.compile(rb"(?:^|[\s:(\[])([a-e])[).:\]](?=\s)")
 # "options: - yes - no", "choose from: (a) ...", "answer choices: a) ..."
 _OPTIONS_HEADER = re.compile(
-    rb"\b(?:options|choices|choose from|select from|pick from|possible answers|answer choices"
+    rb"(?:options|choices|choose from|select from|pick from|possible answers|answer choices"
     rb"|choose one|select one)\s*:?\s*(?:\(?[a-e1-4][).:\]]|[-*\[]|\xe2\x80\xa2)"
 )
-_MCQ_CUE = re.compile(
-    rb"\banswer\b|\bcorrect\b|\bwhich\b|\bchoose\b|\bselect\b|\boption|\bchoice|\btrue\b|\?"
-)
-_PREFILTER = (b"b)", b"b.", b"b:", b"b]", b"option", b"choice", b"choose", b"select from")
+_HEADER_WORDS = frozenset(b"options choices choose select pick possible".split())
+_CUE_WORDS = frozenset(b"answer correct which choose select option options choice choices".split())
 
 
-def is_mcq_view(view: bytes) -> bool:
+def is_mcq_view(view: bytes, wordset: set[bytes] | frozenset[bytes]) -> bool:
     """Return whether a normalised view looks like a multiple-choice question.
 
     Parameters
     ----------
     view : bytes
         ``Prepared.view``.
+    wordset : set of bytes
+        ``Prepared.wordset`` (option letters appear there as one-letter words).
 
     Returns
     -------
     bool
-        True when options labelled ``a b c`` (any of ``a)``, ``(a)``, ``a.``, ``a:``)
-        appear, or ``a b`` plus a question cue ("answer", "which", "?", ...), or an
-        "options:" / "choose from:" header followed by a list.
+        True when options labelled ``a b c`` (any of ``a)``, ``(a)``, ``a.``, ``a:``,
+        ``[a]``) appear, or ``a b`` plus a question cue ("answer", "which", "?", ...), or
+        an "options:" / "choose from:" header followed by a list.
     """
-    if not any(p in view for p in _PREFILTER):
-        return False
-    labels = set(_LABEL.findall(view))
-    if b"a" in labels and b"b" in labels:
-        if b"c" in labels or _MCQ_CUE.search(view) is not None:
-            return True
-    return _OPTIONS_HEADER.search(view) is not None
+    if b"b" in wordset and b"a" in wordset:
+        labels = set(_LABEL.findall(view))
+        if b"a" in labels and b"b" in labels:
+            if b"c" in labels or not _CUE_WORDS.isdisjoint(wordset) or b"?" in view:
+                return True
+    if not _HEADER_WORDS.isdisjoint(wordset):
+        return _OPTIONS_HEADER.search(view) is not None
+    return False
 
 
-def answer_format_short_view(view: bytes, words: list[bytes] | set[bytes]) -> bool:
+def answer_format_short_view(view: bytes, wordset: set[bytes] | frozenset[bytes]) -> bool:
     """Return whether a normalised view asks for a short answer only.
 
     Parameters
     ----------
     view : bytes
         ``Prepared.view``.
-    words : list or set of bytes
-        ``Prepared.words``.
+    wordset : set of bytes
+        ``Prepared.wordset``.
 
     Returns
     -------
     bool
         True for "answer with a single letter", "respond with only the number", "one
-        word", "no explanation", "answer yes or no", ...
+        word", "no explanation", "answer yes or no", ... (the ``short_answer`` feature of
+        :mod:`detector.text.cot`).
     """
-    if SHORT_ANSWER_TRIGGERS.isdisjoint(words):
-        return False
-    return SHORT_ANSWER_RE.search(view) is not None
+    return feature_present(SHORT_ANSWER, view, wordset)

@@ -35,7 +35,6 @@ HEAD_BYTES = 768
 #: Bytes kept from the end of the normalised text for the bounded view.
 TAIL_BYTES = 256
 
-_UNICODE_BREAKS = {0x85: " ", 0x2028: " ", 0x2029: " "}
 
 # Every ASCII punctuation byte becomes a space for word tokenisation; digits, letters and
 # bytes >= 0x80 (UTF-8 sequences of non-ASCII letters) stay.
@@ -56,19 +55,25 @@ class Prepared(NamedTuple):
     view : bytes
         Bounded view of ``norm`` (head + tail) that every other signal scans.
     words : list of bytes
-        Words of ``view`` with ASCII punctuation removed.
+        Words of ``view`` with ASCII punctuation removed, in order.
+    wordset : set of bytes
+        ``set(words)``, for the lexicon look-ups.
     """
 
     lines: bytes
     norm: bytes
     view: bytes
     words: list[bytes]
+    wordset: set[bytes]
 
 
 def _lines(text: str) -> bytes:
     if text.isascii():
         return text.encode("ascii").lower().strip()
-    s = unicodedata.normalize("NFKC", text).casefold().translate(_UNICODE_BREAKS)
+    s = unicodedata.normalize("NFKC", text).casefold()
+    for ch in "\x85\u2028\u2029":
+        if ch in s:
+            s = s.replace(ch, " ")
     return s.encode("utf-8", "surrogatepass").strip()
 
 
@@ -136,8 +141,9 @@ def prepare(text: str | None) -> Prepared:
         The normalised forms; all empty for empty or whitespace-only input.
     """
     if not text:
-        return Prepared(b"", b"", b"", [])
+        return Prepared(b"", b"", b"", [], set())
     lines = _lines(text)
     norm = b" ".join(lines.split())
     view = view_of(norm)
-    return Prepared(lines, norm, view, view.translate(WORD_TABLE).split())
+    words = view.translate(WORD_TABLE).split()
+    return Prepared(lines, norm, view, words, set(words))

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from detector.text.cot import COT_THRESHOLD, FEATURES, cot_mask, cot_score_from_mask
+from detector.text.cot import COT_THRESHOLD, SHORT_ANSWER_BIT, cot_mask, cot_score_from_mask
 from detector.text.fingerprints import exact_fp_bytes, nd_keys, skeleton_fp_lines
 from detector.text.formats import is_mcq_view
 from detector.text.normalize import prepare
@@ -21,7 +21,6 @@ __all__ = [
     "text_signals_batch",
 ]
 
-_SHORT_BIT = 1 << next(i for i, f in enumerate(FEATURES) if f.name == "short_answer")
 
 
 class TextSignals(NamedTuple):
@@ -101,9 +100,9 @@ def _analyse(text: str | None) -> _Info:
     return _Info(
         exact_fp_bytes(p.norm),
         skeleton_fp_lines(p.lines),
-        cot_mask(p.view, p.words),
-        topic_of(p.view, p.words),
-        is_mcq_view(p.view),
+        cot_mask(p.view, p.wordset),
+        topic_of(p.view, p.wordset),
+        is_mcq_view(p.view, p.wordset),
         p.norm.count(b" ") + 1,
         p.words,
     )
@@ -161,7 +160,7 @@ def text_signals(system: str | None, user: str | None) -> TextSignals:
         is_cot=score >= COT_THRESHOLD,
         topic=topic,
         is_mcq=u.mcq,
-        answer_format_short=bool(mask & _SHORT_BIT),
+        answer_format_short=bool(mask & SHORT_ANSWER_BIT),
         prompt_words=u.n_words,
     )
 
@@ -232,6 +231,6 @@ def text_signals_batch(
         "is_cot": scores >= COT_THRESHOLD,
         "topic": np.where(u_topic == Topic.OTHER, s_topic, u_topic).astype(np.uint8),
         "is_mcq": col(u_infos, 4, np.dtype(np.bool_))[u_codes],
-        "answer_format_short": (mask & np.uint64(_SHORT_BIT)) != 0,
+        "answer_format_short": (mask & np.uint64(SHORT_ANSWER_BIT)) != 0,
         "prompt_words": col(u_infos, 5, np.dtype(np.uint32))[u_codes],
     }

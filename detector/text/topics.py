@@ -117,86 +117,116 @@ _W: dict[Topic, str] = {
     """,
 }
 
-_WORD_TOPICS: dict[bytes, tuple[tuple[int, float], ...]] = {}
+# Each keyword's weights for all topics packed into one int (12 bits per topic, in
+# half-points), so a text's keyword scores are one C-level ``sum`` over its hits.
+_BITS = 12
+_PACKED: dict[bytes, int] = {}
 for _topic, _spec in _W.items():
     for _item in _spec.split():
         _word, _weight = _item.rsplit(":", 1)
         _key = _word.encode()
-        _WORD_TOPICS[_key] = (*_WORD_TOPICS.get(_key, ()), (int(_topic), float(_weight)))
-_TOPIC_WORDS = frozenset(_WORD_TOPICS)
+        _PACKED[_key] = _PACKED.get(_key, 0) + (round(float(_weight) * 2) << (_BITS * _topic))
+_TOPIC_WORDS = frozenset(_PACKED)
+_FIELD = (1 << _BITS) - 1
 del _topic, _spec, _item, _word, _weight, _key
 
-# Phrase and layout cues searched in the view: (regex, topic, weight).
-_PHRASES: tuple[tuple[re.Pattern[bytes], int, float], ...] = (
-    (re.compile(rb"```|#include|\bdef \w+\(|\bimport \w|\w\(\);|=>|</\w+>|\w\.\w+\(|==|!="), 2, 3.0),
-    (re.compile(rb"\\frac|\\sqrt|\\cdot|\$[^$]{1,80}\$|\d\s*[-+*/^=]\s*\d|\bx\^|\bf\(x\)"), 1, 2.5),
-    (re.compile(rb"\bhow (?:many|much)\b"), 1, 1.0),
-    (re.compile(rb"\b(?:act|acting|serve) as (?:an? |my |the )?(?!(?:a |an )?(?:helpful|ai))"), 6, 3.0),
-    (re.compile(rb"\bpretend (?:to be|you are|you're)|\bin character\b|\brole[- ]?play"), 6, 3.0),
-    (re.compile(rb"\byou are (?:a |an |now )?(?!(?:a |an )?(?:helpful|ai|assistant|chatgpt))"), 6, 1.0),
-    (re.compile(rb"\b(?:play|take on|assume) the (?:role|part) of\b|\bas if you were\b"), 6, 3.0),
-    (re.compile(rb"\b(?:into|to|in) (?:english|french|spanish|german|chinese|japanese|korean"
-                rb"|russian|italian|portuguese|arabic|hindi|dutch|turkish|vietnamese|polish)\b"), 4, 1.0),
-    (re.compile(rb"\b(?:the )?following (?:text|passage|sentence|paragraph|article|review"
-                rb"|tweet|dialogue|conversation)\b"), 8, 1.5),
-    (re.compile(rb"\bmy (?:account|order|subscription|card|package|bill)\b"), 7, 2.0),
-    (re.compile(rb"\bwrite (?:me )?(?:a|an) (?:short |funny |\w+ )?(?:story|poem|song|essay"
-                rb"|letter|speech|blog|article|haiku|limerick)"), 3, 1.5),
-)  # fmt: skip
+# Everything but ASCII punctuation is deleted to get a short "symbol string" of a view,
+# where code and math layout shows cheaply ("();", "=>", "```", "$...\\", "^").
+_KEEP_SYMBOLS = bytes(range(48, 58)) + bytes(range(65, 91)) + bytes(range(97, 123))
+_KEEP_SYMBOLS += b" " + bytes(range(128, 256))
+_DIGITS = bytes(range(48, 58))
+_CODE_PAIRS = re.compile(rb"\(\);|=>|==|!=|</|::|\{\}|\[\]|\+=")
+_WRITE_OBJECTS = frozenset(
+    b"story poem song essay letter speech blog article haiku limerick lyrics".split()
+)
+_FOLLOWING_OBJECTS = frozenset(
+    b"text passage sentence paragraph article review tweet dialogue conversation".split()
+)
+_MY_OBJECTS = frozenset(b"account order subscription card package bill invoice".split())
 _QUESTION_START = (
     b"what ", b"who ", b"when ", b"where ", b"why ", b"which ", b"how ", b"is ", b"are ",
     b"was ", b"were ", b"do ", b"does ", b"did ", b"can ", b"could ", b"define ",
 )  # fmt: skip
+_GENERIC_ASSISTANT = (b"you are a helpful", b"you are an ai", b"you are an assistant", b"you are chatgpt")
 
 
-def topic_scores(view: bytes, words: list[bytes] | set[bytes]) -> list[float]:
+def topic_scores(view: bytes, wordset: set[bytes] | frozenset[bytes]) -> list[float]:
     """Return the lexicon score of every topic (index = :class:`Topic` value).
 
     Parameters
     ----------
     view : bytes
         ``Prepared.view``.
-    words : list or set of bytes
-        ``Prepared.words``.
+    wordset : set of bytes
+        ``Prepared.wordset``.
 
     Returns
     -------
     list of float
-        One score per topic; each distinct keyword counts once.
+        One score per topic: keyword weights (each distinct keyword counts once) plus
+        layout cues (code symbols, LaTeX, digits) and a few two-word cues ("act as",
+        "write a story", "the following text", "my account").
     """
-    scores = [0.0] * len(Topic)
-    for w in _TOPIC_WORDS.intersection(words):
-        for t, wt in _WORD_TOPICS[w]:
-            scores[t] += wt
-    for pat, t, wt in _PHRASES:
-        if pat.search(view) is not None:
-            scores[t] += wt
+    packed = sum(map(_PACKED.__getitem__, _TOPIC_WORDS & wordset))
+    scores = [(packed >> (_BITS * t) & _FIELD) * 0.5 for t in range(len(Topic))]
+    sym = view.translate(None, _KEEP_SYMBOLS)
+    if sym:
+        if b"```" in sym:
+            scores[Topic.CODE] += 3.0
+        if _CODE_PAIRS.search(sym) is not None:
+            scores[Topic.CODE] += 2.0
+        if sym.count(b";") >= 3 or sym.count(b"{") >= 2:
+            scores[Topic.CODE] += 1.0
+        if b"$" in sym and b"\\" in sym:
+            scores[Topic.MATH] += 2.5
+        if b"^" in sym:
+            scores[Topic.MATH] += 1.0
+        if b"=" in sym or b"+" in sym:
+            scores[Topic.MATH] += 0.5
+    digits = len(view) - len(view.translate(None, _DIGITS))
+    if digits >= 3:
+        scores[Topic.MATH] += 0.5 if digits < 8 else 1.0
+    if b"how" in wordset and (b"many" in wordset or b"much" in wordset):
+        scores[Topic.MATH] += 1.0
+    if b"act" in wordset and b"act as " in view:
+        scores[Topic.ROLEPLAY] += 3.0
+    if b"role" in wordset and b"play" in wordset:
+        scores[Topic.ROLEPLAY] += 2.0
+    if b"you are " in view and not any(g in view for g in _GENERIC_ASSISTANT):
+        scores[Topic.ROLEPLAY] += 1.0
+    if b"write" in wordset and not _WRITE_OBJECTS.isdisjoint(wordset):
+        scores[Topic.WRITING] += 1.5
+    if b"following" in wordset and not _FOLLOWING_OBJECTS.isdisjoint(wordset):
+        scores[Topic.TEXT_TASK] += 1.5
+    if b"my" in wordset and not _MY_OBJECTS.isdisjoint(wordset):
+        scores[Topic.BUSINESS] += 2.0
     return scores
 
 
-def topic_of(view: bytes, words: list[bytes] | set[bytes]) -> int:
+def topic_of(view: bytes, wordset: set[bytes] | frozenset[bytes]) -> int:
     """Return the :class:`Topic` id of a normalised view.
 
     Parameters
     ----------
     view : bytes
         ``Prepared.view``.
-    words : list or set of bytes
-        ``Prepared.words``.
+    wordset : set of bytes
+        ``Prepared.wordset``.
 
     Returns
     -------
     int
         The best-scoring topic when its score is at least :data:`MIN_TOPIC_SCORE`
         (ties go to the lower id); else ``FACTUAL_QA`` for a short question (starts with
-        a question word or ends with "?", at most 40 words) and ``OTHER`` otherwise.
+        a question word or ends with "?", at most 40 distinct words) and ``OTHER``
+        otherwise.
     """
     if not view:
         return int(Topic.OTHER)
-    scores = topic_scores(view, words)
+    scores = topic_scores(view, wordset)
     best = max(range(1, len(scores)), key=scores.__getitem__)
     if scores[best] >= MIN_TOPIC_SCORE:
         return best
-    if len(words) <= 40 and (view.endswith(b"?") or view.startswith(_QUESTION_START)):
+    if len(wordset) <= 40 and (view.endswith(b"?") or view.startswith(_QUESTION_START)):
         return int(Topic.FACTUAL_QA)
     return int(Topic.OTHER)

@@ -17,6 +17,8 @@ _COMMANDS: dict[str, str] = {
     "audit": "service.cli.audit_cmd:audit_cmd",
     "rules": "service.cli.rules_cmd:rules_cmd",
     "train": "service.cli.train_cmd:train_cmd",
+    "ingest": "service.cli.ingest_cmd:ingest_cmd",
+    "worker": "service.cli.worker_cmd:worker_cmd",
 }
 
 

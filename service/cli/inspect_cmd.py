@@ -23,6 +23,7 @@ import click
 
 from detector.ingest import (
     FORMATS,
+    RAW_LIMIT,
     REASONS,
     EventChunk,
     QuarantineWriter,
@@ -86,9 +87,9 @@ class InspectSummary:
 
     def add(self, chunk: EventChunk) -> None:
         """Fold one chunk into the summary."""
-        stats = self.files.get(chunk.source)
+        stats = self.files.get(chunk.file)
         if stats is None:
-            stats = self.files[chunk.source] = _FileStats(chunk.source)
+            stats = self.files[chunk.file] = _FileStats(chunk.file)
         stats.container = chunk.container
         stats.compression = chunk.compression
         stats.formats.update(chunk.formats)
@@ -288,12 +289,17 @@ def inspect_cmd(
     started = time.perf_counter()
     bar = _progress_bar(paths, progress)
     try:
-        for chunk in iter_event_chunks(paths, fmt, account_field, chunk_size=chunk_size):
+        # raw text of rejected records is kept only when the operator asked for the file
+        raw_limit = RAW_LIMIT if writer is not None else 0
+        chunks = iter_event_chunks(
+            paths, fmt, account_field, chunk_size=chunk_size, raw_limit=raw_limit
+        )
+        for chunk in chunks:
             summary.add(chunk)
             if writer is not None and chunk.quarantined:
                 writer.write(chunk.quarantined)
-            delta = chunk.bytes_read - seen.get(chunk.source, 0)
-            seen[chunk.source] = chunk.bytes_read
+            delta = chunk.bytes_done - seen.get(chunk.file, 0)
+            seen[chunk.file] = chunk.bytes_done
             if delta > 0:
                 bar.update(delta)
             bar.set_postfix(records=f"{summary.records:,}", refresh=False)

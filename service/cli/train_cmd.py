@@ -1,4 +1,11 @@
-"""``distillwatch train``: fit the population anomaly model from log exports."""
+"""``distillwatch train``: fit the population anomaly model from log exports or Redis.
+
+From files: parse PATHS, build the per-account states, fit, save to ``--out``.
+With ``--from-redis URL``: fit on the window features of every account with state in
+Redis (what the workers score), store the model versioned in Redis (``model:<version>``
++ metadata) and move the ``model:current`` pointer; running workers pick it up without
+a restart. ``--out`` also writes the file in that mode.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +18,20 @@ __all__ = ["train_cmd"]
 
 
 @click.command("train")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("paths", nargs=-1, required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "--out",
     "out_path",
-    required=True,
+    default=None,
     type=click.Path(dir_okay=False),
-    help="Model file to write (a .json sidecar holds its metadata).",
+    help="Model file to write (a .json sidecar holds its metadata). Required with PATHS.",
+)
+@click.option(
+    "--from-redis",
+    "from_redis",
+    default=None,
+    metavar="URL",
+    help="Fit on the window state in this Redis and publish the model there.",
 )
 @click.option("--version", "version", default=None, help="Model version label (default: UTC time).")
 @click.option(
@@ -38,8 +52,17 @@ def train_cmd(
     contamination: float,
     detector: str,
     min_events: int,
+    from_redis: str | None,
 ) -> None:
-    """Fit the anomaly model on the accounts found in PATHS and save it, versioned."""
+    """Fit the anomaly model on the accounts found in PATHS (or in Redis) and save it,
+    versioned."""
+    if from_redis:
+        if paths:
+            raise click.UsageError("give PATHS or --from-redis, not both")
+        _train_from_redis(from_redis, out_path, version, contamination, detector, min_events)
+        return
+    if not paths or not out_path:
+        raise click.UsageError("PATHS and --out are required (or use --from-redis URL)")
     from detector.audit.pipeline import build_states
     from detector.features import feature_frame
     from detector.model import AccountAnomalyModel, save_model
@@ -63,4 +86,43 @@ def train_cmd(
     click.echo(
         f"model {meta['version']} ({detector}) fitted on {len(eligible):,} accounts, "
         f"schema {meta['schema_hash']} -> {out_path}"
+    )
+
+
+def _train_from_redis(
+    url: str,
+    out_path: str | None,
+    version: str | None,
+    contamination: float,
+    detector: str,
+    min_events: int,
+) -> None:
+    import redis
+
+    from detector.model import AccountAnomalyModel
+    from service.settings import get_settings
+    from service.stream import model_store
+    from service.stream.scoring import population_features
+
+    settings = get_settings(redis_url=url)
+    client = redis.Redis.from_url(url)
+    features, as_of = population_features(client, settings, limit=None)
+    eligible = features[features["n_events"] >= min_events] if len(features) else features
+    if len(eligible) < 20:
+        raise click.ClickException(
+            f"only {len(eligible)} accounts with >= {min_events} events in Redis; need 20"
+        )
+    now = datetime.now(UTC)
+    label = version or now.strftime("%Y%m%dT%H%M%SZ")
+    model = AccountAnomalyModel(contamination=contamination, detector=detector).fit(eligible)
+    extra = {"source": "redis", "window_hours": settings.window_hours, "as_of": as_of}
+    blob, meta = model_store.model_to_bytes(
+        model, version=label, trained_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"), extra=extra
+    )
+    model_store.publish_model(client, model_store.Keys(settings.key_prefix), blob, meta)
+    if out_path:
+        Path(out_path).write_bytes(blob)
+    click.echo(
+        f"model {label} ({detector}) fitted on {len(eligible):,} accounts from Redis, "
+        f"schema {meta['schema_hash']} -> {settings.key_prefix}:model:{label} (current)"
     )

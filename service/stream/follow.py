@@ -81,7 +81,10 @@ class FileTail:
                     rest += self.partial + b"\n"
                 self.close()
                 self._open()
-                out = rest
+                if not rest and self.fh is not None:
+                    out = self._complete(self.fh.read(self.max_bytes))
+                else:
+                    out = rest
             elif st.st_size < self.fh.tell():  # truncated in place
                 self.fh.seek(0)
                 self.partial = b""

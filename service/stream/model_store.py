@@ -17,7 +17,7 @@ import orjson
 from detector.model import AccountAnomalyModel, model_from_bytes, save_model
 from service.redis_keys import Keys
 
-__all__ = ["current_version", "load_version", "model_to_bytes", "publish_model"]
+__all__ = ["Keys", "current_version", "load_version", "model_to_bytes", "publish_model"]
 
 
 def model_to_bytes(

@@ -38,7 +38,7 @@ from service.stream.alert_store import sync_account_alert
 from service.stream.scripts import Scripts
 from service.stream.state_store import read_states, window_hours
 
-__all__ = ["Scorer", "stream_clock"]
+__all__ = ["Scorer", "population_features", "read_score", "stream_clock"]
 
 log = logging.getLogger("distillwatch.scoring")
 _EVIDENCE = (
@@ -61,6 +61,36 @@ def stream_clock(client: Any, keys: Keys) -> float | None:
     """The largest event time the workers processed (the window's end), or None."""
     raw = client.get(keys.clock)
     return float(raw) if raw is not None else None
+
+
+def population_features(
+    client: Any, settings: StreamSettings, limit: int | None = None
+) -> tuple[pd.DataFrame, float | None]:
+    """Window features of every account with state (most recently active first).
+
+    Parameters
+    ----------
+    client : redis.Redis
+        Connection.
+    settings : StreamSettings
+        Window and key prefix.
+    limit : int, optional
+        Most accounts read (None: all).
+
+    Returns
+    -------
+    (pandas.DataFrame, float or None)
+        The feature frame and the stream clock it was computed at.
+    """
+    keys = Keys(settings.key_prefix)
+    as_of = stream_clock(client, keys)
+    if as_of is None:
+        return feature_frame({}, 0.0), None
+    end = -1 if limit is None else limit - 1
+    accounts = [a.decode() for a in client.zrevrange(keys.accounts, 0, end)]
+    hours = window_hours(as_of, settings.window_hours)
+    states = read_states(client, keys, accounts, hours)
+    return feature_frame(states, as_of), as_of
 
 
 class Scorer:

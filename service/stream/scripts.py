@@ -15,21 +15,43 @@ from dataclasses import dataclass, field
 
 import redis
 
-from detector.aggregates import GAP_BINS, SKETCHES, TOPS
+from detector.aggregates import ADDITIVE, GAP_BINS, N_TOPICS, SKETCHES, TOPS
 
-__all__ = ["BUCKET_UPDATE", "INGEST_BATCH", "SET_MAX", "Scripts"]
+__all__ = ["BUCKET_FIELDS", "BUCKET_UPDATE", "INGEST_BATCH", "SET_MAX", "Scripts"]
 
-# KEYS: 1 bucket hash, 2 minhash hash, 3 account last-ts, 4.. HLLs (SKETCHES order),
-#       then heavy-hitter ZSETs (TOPS order).
-# ARGV: ttl, link_first_ts ("" = none), group_first_ts, group_last_ts, top_keep,
-#       nf, (field, increment) * nf, nm, hex16 * nm,
-#       for each HLL: k, item * k; for each top: k, (member, increment) * k
+#: Fields of an account-hour bucket hash that hold additive values, in the order the
+#: workers index them: the counters of ADDITIVE, then the hour-of-day (h*), gap (g*)
+#: and topic (t*) histogram cells. ``first`` / ``last`` are kept beside them.
+BUCKET_FIELDS: tuple[str, ...] = (
+    *ADDITIVE,
+    *(f"h{i}" for i in range(24)),
+    *(f"g{i}" for i in range(GAP_BINS)),
+    *(f"t{i}" for i in range(N_TOPICS)),
+)
+#: Bucket fields that hold non-integer sums (the others are updated with HINCRBY).
+FLOAT_FIELDS: tuple[str, ...] = ("sum_cot_score", "gap_sum", "gap_sumsq")
+
+# KEYS: 1 bucket hash, 2 account last-ts, 3.. HLLs (SKETCHES order), then heavy-hitter
+#       ZSETs (TOPS order).
+# ARGV: ttl, top_keep, payload (JSON array):
+#   [link_first_ts | null, first_ts, last_ts, [field index], [increment],
+#    minhash (MINHASH_PERM slots of 16 hex digits, concatenated),
+#    [[hll items] per SKETCHES],
+#    [[[member], [count]] per TOPS]]
+# Times travel as strings (Lua's number -> string conversion keeps only 14 digits).
+# The bucket hash also holds ``first``, ``last``, ``mh`` (the minute MinHash as
+# concatenated 16-hex-digit slots) and ``x`` (one char per key of the bucket: 1 once its
+# TTL is set, so each key gets EXPIRE once, when it is created).
 BUCKET_UPDATE = (
     """
+local FIELDS = {@FIELDS@}
+local FLOATS = {@FLOATS@}
 local N_HLL = @N_HLL@
 local N_TOP = @N_TOP@
 local GAP_BINS = @GAP_BINS@
 local ttl = tonumber(ARGV[1])
+local top_keep = tonumber(ARGV[2])
+local p = cjson.decode(ARGV[3])
 local bucket = KEYS[1]
 
 local function gap_bin(g)
@@ -40,97 +62,113 @@ local function gap_bin(g)
   return b
 end
 
-local function hexless(a, b)
-  local ah = tonumber(string.sub(a, 1, 8), 16)
-  local bh = tonumber(string.sub(b, 1, 8), 16)
-  if ah ~= bh then return ah < bh end
-  return tonumber(string.sub(a, 9, 16), 16) < tonumber(string.sub(b, 9, 16), 16)
+local function incr(field, v)
+  if FLOATS[field] or v ~= math.floor(v) then
+    redis.call('HINCRBYFLOAT', bucket, field, string.format('%.17g', v))
+  else
+    redis.call('HINCRBY', bucket, field, string.format('%d', v))
+  end
+end
+
+local cur = redis.call('HMGET', bucket, 'first', 'last', 'mh', 'x')
+local x = cur[4] or string.rep('0', 2 + N_HLL + N_TOP)
+local xs = {}
+for j = 1, #x do xs[j] = string.sub(x, j, j) end
+local function touched(j, key)
+  if xs[j] ~= '1' then
+    redis.call('EXPIRE', key, ttl)
+    xs[j] = '1'
+  end
 end
 
 -- inter-arrival gap between the previous batch's last event and this batch's first
-local stored = redis.call('GET', KEYS[3])
-if ARGV[2] ~= '' and stored then
-  local gap = tonumber(ARGV[2]) - tonumber(stored)
+local stored = redis.call('GET', KEYS[2])
+if p[1] ~= cjson.null and stored then
+  local gap = tonumber(p[1]) - tonumber(stored)
   if gap > 0 then
-    redis.call('HINCRBYFLOAT', bucket, 'gap_n', 1)
-    redis.call('HINCRBYFLOAT', bucket, 'gap_sum', gap)
-    redis.call('HINCRBYFLOAT', bucket, 'gap_sumsq', gap * gap)
-    redis.call('HINCRBYFLOAT', bucket, 'g' .. gap_bin(gap), 1)
+    incr('gap_n', 1)
+    incr('gap_sum', gap)
+    incr('gap_sumsq', gap * gap)
+    incr('g' .. gap_bin(gap), 1)
   end
 end
-local glast = tonumber(ARGV[4])
+local glast = tonumber(p[3])
 if (not stored) or glast > tonumber(stored) then
-  redis.call('SET', KEYS[3], ARGV[4], 'EX', ttl)
-else
-  redis.call('EXPIRE', KEYS[3], ttl)
+  redis.call('SET', KEYS[2], p[3], 'EX', ttl)
 end
 
-local first = redis.call('HGET', bucket, 'first')
-if (not first) or tonumber(ARGV[3]) < tonumber(first) then
-  redis.call('HSET', bucket, 'first', ARGV[3])
-end
-local last = redis.call('HGET', bucket, 'last')
-if (not last) or glast > tonumber(last) then
-  redis.call('HSET', bucket, 'last', ARGV[4])
-end
+local idx, inc = p[4], p[5]
+for j = 1, #idx do incr(FIELDS[idx[j] + 1], inc[j]) end
 
-local top_keep = tonumber(ARGV[5])
-local i = 6
-local nf = tonumber(ARGV[i]); i = i + 1
-for _ = 1, nf do
-  redis.call('HINCRBYFLOAT', bucket, ARGV[i], ARGV[i + 1])
-  i = i + 2
+local set = {}
+if (not cur[1]) or tonumber(p[2]) < tonumber(cur[1]) then
+  set[#set + 1] = 'first'; set[#set + 1] = p[2]
 end
-redis.call('EXPIRE', bucket, ttl)
-
-local nm = tonumber(ARGV[i]); i = i + 1
-if nm > 0 then
-  local cur = redis.call('HGETALL', KEYS[2])
-  local have = {}
-  for j = 1, #cur, 2 do have[cur[j]] = cur[j + 1] end
-  for slot = 0, nm - 1 do
-    local v = ARGV[i + slot]
-    local s = tostring(slot)
-    local old = have[s]
-    if (not old) or hexless(v, old) then redis.call('HSET', KEYS[2], s, v) end
+if (not cur[2]) or glast > tonumber(cur[2]) then
+  set[#set + 1] = 'last'; set[#set + 1] = p[3]
+end
+local mh = p[6]
+if #mh > 0 then
+  local old = cur[3]
+  local out = {}
+  local changed = not old
+  for slot = 1, #mh / 16 do
+    local v = string.sub(mh, slot * 16 - 15, slot * 16)
+    if old then
+      local o = string.sub(old, slot * 16 - 15, slot * 16)
+      local vh, oh = tonumber(string.sub(v, 1, 8), 16), tonumber(string.sub(o, 1, 8), 16)
+      local smaller = vh < oh or (vh == oh and
+        tonumber(string.sub(v, 9, 16), 16) < tonumber(string.sub(o, 9, 16), 16))
+      if smaller then changed = true else v = o end
+    end
+    out[slot] = v
   end
-  i = i + nm
-  redis.call('EXPIRE', KEYS[2], ttl)
+  if changed then set[#set + 1] = 'mh'; set[#set + 1] = table.concat(out) end
 end
 
+local hll = p[7]
 for h = 1, N_HLL do
-  local k = tonumber(ARGV[i]); i = i + 1
+  local items = hll[h]
+  local k = #items
   if k > 0 then
-    local key = KEYS[3 + h]
-    local j = 0
-    while j < k do
-      local m = math.min(k - j, 1000)
-      redis.call('PFADD', key, unpack(ARGV, i + j, i + j + m - 1))
+    local key = KEYS[2 + h]
+    local j = 1
+    while j <= k do
+      local m = math.min(k - j + 1, 1000)
+      redis.call('PFADD', key, unpack(items, j, j + m - 1))
       j = j + m
     end
-    redis.call('EXPIRE', key, ttl)
-    i = i + k
+    touched(2 + h, key)
   end
 end
 
+local tops = p[8]
 for t = 1, N_TOP do
-  local k = tonumber(ARGV[i]); i = i + 1
-  if k > 0 then
-    local key = KEYS[3 + N_HLL + t]
-    for j = 0, k - 1 do
-      redis.call('ZINCRBY', key, ARGV[i + 2 * j + 1], ARGV[i + 2 * j])
+  local members, counts = tops[t][1], tops[t][2]
+  if #members > 0 then
+    local key = KEYS[2 + N_HLL + t]
+    local added = false
+    for j = 1, #members do
+      local score = tonumber(redis.call('ZINCRBY', key, counts[j], members[j]))
+      if score == counts[j] then added = true end
     end
-    i = i + 2 * k
-    if redis.call('ZCARD', key) > 2 * top_keep then
+    if added and redis.call('ZCARD', key) > 2 * top_keep then
       redis.call('ZREMRANGEBYRANK', key, 0, -(top_keep + 1))
     end
-    redis.call('EXPIRE', key, ttl)
+    touched(2 + N_HLL + t, key)
   end
 end
+
+local new_x = table.concat(xs)
+if new_x ~= x then set[#set + 1] = 'x'; set[#set + 1] = new_x end
+if #set > 0 then redis.call('HSET', bucket, unpack(set)) end
+if not cur[4] then redis.call('EXPIRE', bucket, ttl) end
 return 1
 """.replace("@N_HLL@", str(len(SKETCHES)))
     .replace("@N_TOP@", str(len(TOPS)))
     .replace("@GAP_BINS@", str(GAP_BINS))
+    .replace("@FIELDS@", ", ".join(f"'{name}'" for name in BUCKET_FIELDS))
+    .replace("@FLOATS@", ", ".join(f"{name} = true" for name in FLOAT_FIELDS))
 )
 
 # Idempotent ingest of a batch: KEYS[1] = events stream, KEYS[2..] = dedupe keys.

@@ -20,11 +20,12 @@ starts after the stored last event time (the script does that atomically).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from detector.aggregates import (
@@ -32,18 +33,18 @@ from detector.aggregates import (
     GAP_BINS,
     HOUR_S,
     MINHASH_PERM,
-    N_TOPICS,
     SKETCHES,
     TOPS,
     AccountState,
-    _add_gaps,
-    aggregate_events,
+    _gap_bins,
+    aggregate_tables,
 )
-from detector.sketches import MinHashSignature, TopK
+from detector.sketches import TopK, hash_ints
 from service.redis_keys import Keys
+from service.stream.scripts import BUCKET_FIELDS
 
 __all__ = [
-    "BucketDelta",
+    "BatchDeltas",
     "CountedSketch",
     "fold_batch",
     "queue_deltas",
@@ -51,11 +52,14 @@ __all__ = [
     "window_hours",
 ]
 
-_ADD_NAMES = list(ADDITIVE)
+_IDX = {name: i for i, name in enumerate(ADDITIVE)}
 _U64_MAX = np.iinfo(np.uint64).max
-_FP_SKETCHES = {"prompt": "exact_fp", "skeleton": "skeleton_fp", "near_dup": "nd_key"}
-_FP_SKETCHES["system"] = "system_fp"
-_STR_SKETCHES = ("ip", "ip_prefix", "user_agent", "api_key", "end_user", "model")
+_FP_SKETCHES = {
+    "prompt": "exact_fp",
+    "skeleton": "skeleton_fp",
+    "near_dup": "nd_key",
+    "system": "system_fp",
+}
 _TOP_COLUMNS = {
     "ip_prefix": "ip_prefix",
     "user_agent": "user_agent",
@@ -66,78 +70,71 @@ _TOP_COLUMNS = {
 
 
 @dataclass(slots=True)
-class BucketDelta:
-    """What one batch adds to one account-hour bucket.
+class BatchDeltas:
+    """What one batch adds to each account-hour bucket it touches.
 
     Attributes
     ----------
-    account_id : str
-        The account.
-    hour : int
-        Epoch hour of the bucket (event time).
-    fields : list of (str, float)
-        Non-zero increments of the bucket hash (counters, ``h*`` hour-of-day, ``g*`` gap,
-        ``t*`` topic histogram cells).
-    first_ts, last_ts : float
-        Time of the first and last event of the batch in this bucket.
-    link_first_ts : float or None
-        Set on the account's earliest bucket of the batch: its first event time, to link
-        it to the previous batch with one more gap.
-    minhash : list of str
-        Minute MinHash slots as 16 hex digits (empty when nothing was added).
-    hll : dict
-        Sketch name -> distinct values (strings) to ``PFADD``.
-    tops : dict
-        Heavy-hitter name -> {value: count}.
+    accounts : list of str
+        Account of each bucket delta.
+    hours : list of int
+        Epoch hour (event time) of each bucket delta.
+    payloads : list of bytes
+        The ``bucket`` script's JSON payload of each delta (see
+        :mod:`service.stream.scripts`): link time, first/last time, non-zero increments
+        of :data:`~service.stream.scripts.BUCKET_FIELDS`, minute MinHash, distinct values
+        for the HyperLogLogs, heavy-hitter counts.
     """
 
-    account_id: str
-    hour: int
-    fields: list[tuple[str, float]]
-    first_ts: float
-    last_ts: float
-    link_first_ts: float | None
-    minhash: list[str]
-    hll: dict[str, list[str]]
-    tops: dict[str, dict[str, float]]
+    accounts: list[str]
+    hours: list[int]
+    payloads: list[bytes]
+
+    def __len__(self) -> int:
+        return len(self.payloads)
 
 
-def _state_fields(st: AccountState) -> list[tuple[str, float]]:
-    out = [(_ADD_NAMES[i], float(v)) for i in np.flatnonzero(st.counts) for v in (st.counts[i],)]
-    out += [(f"h{i}", float(st.hour_of_day[i])) for i in np.flatnonzero(st.hour_of_day)]
-    out += [(f"g{i}", float(st.gap_hist[i])) for i in np.flatnonzero(st.gap_hist)]
-    out += [(f"t{i}", float(st.topic_hist[i])) for i in np.flatnonzero(st.topic_hist)]
-    return out
+class _Grouped(NamedTuple):
+    """Values of one column split by group: group g owns ``values[bounds[g]:bounds[g+1]]``."""
+
+    bounds: list[int]
+    values: list[str]
+    counts: list[float]
 
 
-def _distinct_by_group(
-    codes: np.ndarray, values: np.ndarray, mask: np.ndarray, as_int: bool
-) -> dict[int, list[str]]:
-    if not mask.any():
-        return {}
-    frame = pd.DataFrame({"g": codes[mask], "v": values[mask]}).drop_duplicates()
-    out: dict[int, list[str]] = {}
-    vals = frame["v"].to_numpy()
-    for g, v in zip(frame["g"].to_numpy().tolist(), vals.tolist(), strict=True):
-        out.setdefault(g, []).append(str(int(v)) if as_int else v)
-    return out
+def _grouped(
+    codes: np.ndarray, values: np.ndarray, mask: np.ndarray, n_groups: int, *, tally: bool
+) -> _Grouped:
+    """Distinct values per group (``tally``: with their counts), as strings, vectorised."""
+    sel = np.flatnonzero(mask)
+    frame = pd.DataFrame({"g": codes[sel], "v": values[sel]})
+    if tally:
+        sizes = frame.groupby(["g", "v"], sort=True).size()
+        g = sizes.index.get_level_values(0).to_numpy()
+        v = sizes.index.get_level_values(1).to_numpy()
+        counts = sizes.to_numpy(dtype=np.float64).tolist()
+    else:
+        frame = frame.drop_duplicates().sort_values("g", kind="stable")
+        g = frame["g"].to_numpy()
+        v = frame["v"].to_numpy()
+        counts = []
+    strs = v.astype(str).tolist() if v.dtype != object else [str(x) for x in v.tolist()]
+    bounds = np.searchsorted(g, np.arange(n_groups + 1)).tolist()
+    return _Grouped(bounds, strs, counts)
 
 
-def _counts_by_group(
-    codes: np.ndarray, values: np.ndarray, mask: np.ndarray, as_int: bool
-) -> dict[int, dict[str, float]]:
-    if not mask.any():
-        return {}
-    frame = pd.DataFrame({"g": codes[mask], "v": values[mask]})
-    counts = frame.groupby(["g", "v"], sort=False).size()
-    out: dict[int, dict[str, float]] = {}
-    for (g, v), c in counts.items():
-        out.setdefault(int(g), {})[str(int(v)) if as_int else str(v)] = float(c)
-    return out
+def _not_none(values: np.ndarray) -> np.ndarray:
+    return np.fromiter((v is not None for v in values), dtype=bool, count=values.size)
 
 
-def fold_batch(columns: dict[str, np.ndarray]) -> list[BucketDelta]:
+def fold_batch(columns: dict[str, np.ndarray]) -> BatchDeltas:
     """Aggregate a batch of events into per account-hour deltas.
+
+    The counters and histograms come from the audit's vectorised
+    :func:`detector.aggregates.aggregate_tables`, grouped by (account, event hour)
+    instead of account; gaps between an account's consecutive events that fall in
+    different hours are added to the later hour; the minute MinHash uses the same
+    hash family as :class:`detector.sketches.MinHashSignature`.
 
     Parameters
     ----------
@@ -147,118 +144,98 @@ def fold_batch(columns: dict[str, np.ndarray]) -> list[BucketDelta]:
 
     Returns
     -------
-    list of BucketDelta
-        One per (account, hour) present in the batch, accounts' buckets in time order.
+    BatchDeltas
+        One delta per (account, hour) present in the batch.
     """
     ts = columns["ts"]
     if ts.size == 0:
-        return []
+        return BatchDeltas([], [], [])
     acct_codes, accounts = pd.factorize(columns["account_id"], sort=False)
     hours = (ts // HOUR_S).astype(np.int64)
     h0 = int(hours.min())
     span = int(hours.max()) - h0 + 1
     group = acct_codes.astype(np.int64) * span + (hours - h0)
-    # the audit's aggregator, keyed by (account, hour) instead of account
-    states = aggregate_events(columns={**columns, "account_id": group})
-    # uniques of pd.factorize on ints come back keyed by str(int)
-    codes, uniques = pd.factorize(group, sort=False)
-    g_state = [states[str(int(u))] for u in uniques]
+    tab = aggregate_tables({**columns, "account_id": group})
+    codes = tab.codes
+    n_groups = len(tab.uniques)
+    counts = tab.counts
+    gap_hist = tab.gap_hist
 
     # gaps between consecutive events of an account that fall in different hours
     order = np.lexsort((ts, acct_codes))
     a_s, h_s, t_s, c_s = acct_codes[order], hours[order], ts[order], codes[order]
     cross = np.flatnonzero((a_s[1:] == a_s[:-1]) & (h_s[1:] != h_s[:-1]))
-    for j in cross:
-        _add_gaps(g_state[c_s[j + 1]], np.array([t_s[j + 1] - t_s[j]]))
-    # the account's first event of the batch (its earliest bucket links to the stored last)
+    if cross.size:
+        gaps = t_s[cross + 1] - t_s[cross]
+        gc = c_s[cross + 1]
+        np.add.at(counts[:, _IDX["gap_n"]], gc, 1.0)
+        np.add.at(counts[:, _IDX["gap_sum"]], gc, gaps)
+        np.add.at(counts[:, _IDX["gap_sumsq"]], gc, gaps * gaps)
+        np.add.at(gap_hist, (gc, _gap_bins(gaps)), 1)
+    # each account's first event in the batch links its earliest bucket to the stored last
     first_pos = np.flatnonzero(np.r_[True, a_s[1:] != a_s[:-1]])
-    link = {int(c_s[p]): float(t_s[p]) for p in first_pos}
+    link = dict(zip(c_s[first_pos].tolist(), t_s[first_pos].tolist(), strict=True))
 
-    hll: dict[str, dict[int, list[str]]] = {}
-    for name, col in _FP_SKETCHES.items():
-        values = columns[col]
-        hll[name] = _distinct_by_group(codes, values, values != 0, as_int=True)
-    for name in _STR_SKETCHES:
-        values = columns[name]
-        mask = np.fromiter((v is not None for v in values), dtype=bool, count=values.size)
-        hll[name] = _distinct_by_group(codes, values, mask, as_int=False)
-    tops: dict[str, dict[int, dict[str, float]]] = {}
-    for name, col in _TOP_COLUMNS.items():
-        values = columns[col]
-        if values.dtype == object:
-            mask = np.fromiter((v is not None for v in values), dtype=bool, count=values.size)
-            tops[name] = _counts_by_group(codes, values, mask, as_int=False)
-        else:
-            tops[name] = _counts_by_group(codes, values, values != 0, as_int=True)
+    # minute MinHash per group, vectorised over the batch
+    minute_ids = (ts // 60).astype(np.int64)
+    sig = np.full((n_groups, MINHASH_PERM), _U64_MAX, dtype=np.uint64)
+    for i in range(MINHASH_PERM):
+        np.minimum.at(sig[:, i], codes, hash_ints(minute_ids, seed=i))
 
-    deltas = []
-    for g in np.argsort(uniques, kind="stable"):  # account-major, hours ascending
-        g = int(g)
-        st = g_state[g]
-        u = int(uniques[g])
-        mh = st.minutes.values
-        deltas.append(
-            BucketDelta(
-                account_id=str(accounts[u // span]),
-                hour=h0 + u % span,
-                fields=_state_fields(st),
-                first_ts=float(st.first_ts),
-                last_ts=float(st.last_ts),
-                link_first_ts=link.get(g),
-                minhash=[] if (mh == _U64_MAX).all() else [f"{int(v):016x}" for v in mh],
-                hll={name: per.get(g, []) for name, per in hll.items()},
-                tops={name: per.get(g, {}) for name, per in tops.items()},
-            )
-        )
-    return deltas
-
-
-def _fmt(x: float) -> str:
-    return repr(float(x))
-
-
-def delta_args(delta: BucketDelta, ttl: int, top_keep: int) -> list[Any]:
-    """ARGV of the ``bucket`` script for one delta (see :mod:`service.stream.scripts`)."""
-    args: list[Any] = [
-        ttl,
-        "" if delta.link_first_ts is None else _fmt(delta.link_first_ts),
-        _fmt(delta.first_ts),
-        _fmt(delta.last_ts),
-        top_keep,
-        len(delta.fields),
-    ]
-    for name, value in delta.fields:
-        args.append(name)
-        args.append(_fmt(value))
-    args.append(len(delta.minhash))
-    args.extend(delta.minhash)
+    hll = []
     for name in SKETCHES:
-        items = delta.hll.get(name, [])
-        args.append(len(items))
-        args.extend(items)
+        col = _FP_SKETCHES.get(name)
+        values = columns[col or name]
+        mask = values != 0 if col is not None else _not_none(values)
+        hll.append(_grouped(codes, values, mask, n_groups, tally=False))
+    tops = []
     for name in TOPS:
-        counts = delta.tops.get(name, {})
-        args.append(len(counts))
-        for value, count in counts.items():
-            args.append(value)
-            args.append(_fmt(count))
-    return args
+        values = columns[_TOP_COLUMNS[name]]
+        mask = _not_none(values) if values.dtype == object else values != 0
+        tops.append(_grouped(codes, values, mask, n_groups, tally=True))
+
+    cells = np.hstack([counts, tab.hour_of_day, gap_hist, tab.topic_hist])
+    nz_rows, nz_cols = np.nonzero(cells)
+    nz_vals = cells[nz_rows, nz_cols].tolist()
+    nz_cols_l = nz_cols.tolist()
+    bounds = np.searchsorted(nz_rows, np.arange(n_groups + 1)).tolist()
+    firsts = tab.first.tolist()
+    lasts = tab.last.tolist()
+    uniques = tab.uniques.tolist()
+    mh_hex = sig.astype(">u8").tobytes().hex()
+    mh_len = 16 * MINHASH_PERM
+    dumps = orjson.dumps
+    out = BatchDeltas([], [], [])
+    for g in range(n_groups):
+        u = int(uniques[g])
+        lf = link.get(g)
+        payload = [
+            None if lf is None else repr(lf),
+            repr(firsts[g]),
+            repr(lasts[g]),
+            nz_cols_l[bounds[g] : bounds[g + 1]],
+            nz_vals[bounds[g] : bounds[g + 1]],
+            mh_hex[g * mh_len : (g + 1) * mh_len],
+            [h.values[h.bounds[g] : h.bounds[g + 1]] for h in hll],
+            [
+                [t.values[t.bounds[g] : t.bounds[g + 1]], t.counts[t.bounds[g] : t.bounds[g + 1]]]
+                for t in tops
+            ],
+        ]
+        out.accounts.append(str(accounts[u // span]))
+        out.hours.append(h0 + u % span)
+        out.payloads.append(dumps(payload))
+    return out
 
 
 def queue_deltas(
-    pipe: Any, keys: Keys, sha: str, deltas: Iterable[BucketDelta], ttl: int, top_keep: int
+    pipe: Any, keys: Keys, sha: str, deltas: BatchDeltas, ttl: int, top_keep: int
 ) -> int:
-    """Queue one ``EVALSHA bucket`` per delta on ``pipe``; returns how many were queued."""
-    n = 0
-    for d in deltas:
-        pipe.evalsha(
-            sha,
-            3 + len(SKETCHES) + len(TOPS),
-            *keys.bucket_keys(d.account_id, d.hour),
-            *delta_args(d, ttl, top_keep),
-        )
-        n += 1
-    return n
+    """Queue one ``EVALSHA bucket`` per account-hour delta on ``pipe``; returns the count."""
+    n_keys = 2 + len(SKETCHES) + len(TOPS)
+    for acct, hour, payload in zip(deltas.accounts, deltas.hours, deltas.payloads, strict=True):
+        pipe.evalsha(sha, n_keys, *keys.bucket_keys(acct, hour), ttl, top_keep, payload)
+    return len(deltas)
 
 
 # ------------------------------------------------------------------------------- reading
@@ -304,38 +281,47 @@ def window_hours(as_of: float, window: int) -> list[int]:
     return list(range(end - window + 1, end + 1))
 
 
+_CELLS = {name: i for i, name in enumerate(BUCKET_FIELDS)}
+_N_ADD = len(ADDITIVE)
+_H0 = _N_ADD
+_G0 = _H0 + 24
+_T0 = _G0 + GAP_BINS
+
+
 def _state_from(
     buckets: Sequence[tuple[int, dict[bytes, bytes]]],
     counts: Sequence[int],
     tops: Sequence[Sequence[list[tuple[bytes, float]]]] | None,
-    minutes: Sequence[dict[bytes, bytes]] | None,
 ) -> AccountState:
     st = AccountState()
-    idx = {name: i for i, name in enumerate(ADDITIVE)}
-    n_i, c_i, k_i = idx["n"], idx["sum_completion_tokens"], idx["n_cot"]
+    n_i, c_i, k_i = _IDX["n"], _IDX["sum_completion_tokens"], _IDX["n_cot"]
+    total = np.zeros(len(BUCKET_FIELDS))
+    sig = np.full(MINHASH_PERM, _U64_MAX, dtype=np.uint64)
     for hour, fields in buckets:
         if not fields:
             continue
-        row = np.zeros(len(ADDITIVE))
+        row = np.zeros(len(BUCKET_FIELDS))
         for raw_name, raw_value in fields.items():
             name = raw_name.decode()
-            value = float(raw_value)
-            i = idx.get(name)
+            i = _CELLS.get(name)
             if i is not None:
-                row[i] += value
+                row[i] = float(raw_value)
             elif name == "first":
-                st.first_ts = min(st.first_ts, value)
+                st.first_ts = min(st.first_ts, float(raw_value))
             elif name == "last":
-                st.last_ts = max(st.last_ts, value)
-            elif name[0] == "h":
-                st.hour_of_day[int(name[1:])] += round(value)
-            elif name[0] == "g" and name[1:].isdigit() and int(name[1:]) < GAP_BINS:
-                st.gap_hist[int(name[1:])] += round(value)
-            elif name[0] == "t" and name[1:].isdigit() and int(name[1:]) < N_TOPICS:
-                st.topic_hist[int(name[1:])] += round(value)
-        st.counts += row
+                st.last_ts = max(st.last_ts, float(raw_value))
+            elif name == "mh":
+                text = raw_value.decode()
+                slots = [int(text[j : j + 16], 16) for j in range(0, 16 * MINHASH_PERM, 16)]
+                np.minimum(sig, np.array(slots, dtype=np.uint64), out=sig)
+        total += row
         if row[n_i] > 0:
             st.hourly[hour] = np.array([row[n_i], row[c_i], row[k_i]], dtype=np.float64)
+    st.counts = total[:_N_ADD].copy()
+    st.hour_of_day = np.rint(total[_H0:_G0]).astype(np.int64)
+    st.gap_hist = np.rint(total[_G0:_T0]).astype(np.int64)
+    st.topic_hist = np.rint(total[_T0:]).astype(np.int64)
+    st.minutes.values = sig
     for name, value in zip(SKETCHES, counts, strict=True):
         st.sketches[name] = CountedSketch(value)  # type: ignore[assignment]
     if tops is not None:
@@ -346,15 +332,6 @@ def _state_from(
                     key = member.decode()
                     merged[key] = merged.get(key, 0.0) + float(score)
             st.tops[name] = TopK().update(merged)
-    if minutes is not None:
-        sig = MinHashSignature(MINHASH_PERM)
-        for per_hour in minutes:
-            for slot, value in per_hour.items():
-                s = int(slot)
-                v = np.uint64(int(value, 16))
-                if s < MINHASH_PERM and v < sig.values[s]:
-                    sig.values[s] = v
-        st.minutes = sig
     return st
 
 
@@ -380,7 +357,7 @@ def read_states(
     hours : sequence of int
         Epoch hours of the window (see :func:`window_hours`).
     with_links : bool
-        Also read heavy hitters and the minute MinHash (for account linking).
+        Also read the heavy hitters (for account linking).
     chunk : int
         Accounts per pipeline round trip.
 
@@ -403,8 +380,6 @@ def read_states(
                 for name in TOPS:
                     for h in hours:
                         pipe.zrange(keys.top(acct, h, name), 0, -1, withscores=True)
-                for h in hours:
-                    pipe.hgetall(keys.minhash(acct, h))
         res = pipe.execute()
         pos = 0
         nh = len(hours)
@@ -413,15 +388,13 @@ def read_states(
             pos += nh
             counts = res[pos : pos + len(SKETCHES)]
             pos += len(SKETCHES)
-            tops = minutes = None
+            tops = None
             if with_links:
                 tops = [res[pos + t * nh : pos + (t + 1) * nh] for t in range(len(TOPS))]
                 pos += len(TOPS) * nh
-                minutes = res[pos : pos + nh]
-                pos += nh
             if not any(fields for _, fields in buckets):
                 continue
-            st = _state_from(buckets, counts, tops, minutes)
+            st = _state_from(buckets, counts, tops)
             if st.get("n") > 0 and math.isfinite(st.first_ts):
                 out[acct] = st
     return out

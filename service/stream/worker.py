@@ -235,6 +235,8 @@ class Worker:
             pipe.reset()
 
     def _commit_with_fallback(self, pipe: Any, entries: list[Entry]) -> int:
+        """Commit ``entries``; if that fails, bisect so one bad entry cannot hold back the
+        rest (it stays pending and is dead-lettered after ``max_deliveries``)."""
         try:
             return self.commit(pipe, entries)
         except redis.WatchError:
@@ -246,25 +248,19 @@ class Worker:
             raise
         except Exception:
             self.stats.errors += 1
-            log.exception("batch of %d failed; retrying entry by entry", len(entries))
             if len(entries) == 1:
+                log.exception("entry %r failed; left pending", entries[0][0])
+                self._next_id = ">"
                 return 0
+            log.warning("batch of %d failed; bisecting", len(entries))
+        mid = len(entries) // 2
         done = 0
-        for entry in entries:
+        for part in (entries[:mid], entries[mid:]):
             pipe.reset()
             pipe.watch(self.lease)
-            try:
-                done += self.commit(pipe, [entry])
-            except redis.WatchError:
-                self.stats.fenced += 1
-                self._next_id = "0"
-                return done
-            except redis.ConnectionError:
-                raise
-            except Exception:
-                self.stats.errors += 1
-                log.exception("entry %r failed; left pending", entry[0])
-        self._next_id = ">"
+            done += self._commit_with_fallback(pipe, part)
+            if self._next_id == "0":  # fenced: stop, re-read our own pending entries
+                break
         return done
 
     def commit(self, pipe: Any, entries: Sequence[Entry]) -> int:
@@ -290,7 +286,7 @@ class Worker:
             except Exception as exc:
                 bad.append((entry_id, fields, f"decode_error: {exc}"[:200]))
             ids.append(entry_id)
-        deltas = fold_batch(columns_from_rows(rows)) if rows else []
+        deltas = fold_batch(columns_from_rows(rows))
         accounts = {r[_ACCT] for r in rows}
         self.scripts.ensure()
         now = time.time()

@@ -52,7 +52,11 @@ def _event(ts: float, rid: str, account: str, **kw: Any) -> dict[str, Any]:
 
 
 def make_events(
-    n_normal: int = 24, harvesters: int = 1, hours: float = 6.0, seed: int = 0
+    n_normal: int = 24,
+    harvesters: int = 1,
+    hours: float = 6.0,
+    seed: int = 0,
+    harvest_n: int = 900,
 ) -> list[dict[str, Any]]:
     """Normal users plus blatant chain-of-thought harvesters, sorted by time.
 
@@ -66,6 +70,8 @@ def make_events(
         Time span.
     seed : int
         Random seed.
+    harvest_n : int
+        Requests per harvester.
     """
     rng = np.random.default_rng(seed)
     out: list[dict[str, Any]] = []
@@ -88,7 +94,7 @@ def make_events(
             )
     for h in range(harvesters):
         acct = f"org-harvest-{h:02d}"
-        n = 900
+        n = harvest_n
         start = span * 0.25
         times = start + np.cumsum(rng.exponential(2.0, n))
         for j, t in enumerate(times):

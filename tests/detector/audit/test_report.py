@@ -401,3 +401,34 @@ def test_format_helpers() -> None:
     assert "99.5%" in percentile_words(0.995)
     assert percentile_words(0.3).startswith("typical")
     assert svg.fmt_num(12_500) == "12k" and svg.fmt_num(0.25) == "0.25"
+
+
+@pytest.mark.parametrize(
+    "chart",
+    [
+        svg.histogram([0, 0], [0.0, 0.5, 1.0], title="t <&>", x_label="x"),
+        svg.histogram([5, 0, 1000], [0, 1, 2, 3], title="t", x_label="x", log_y=True),
+        svg.bar_chart([], title="empty"),
+        svg.bar_chart([("a<b", 3.0, "#000"), ("c", 0.0, "#111")], title="t"),
+        svg.timeline([], title="t", start_label="s", end_label="e"),
+        svg.timeline(
+            [0, 0], overlay=[0, 0], overlay_label="o", title="t", start_label="s", end_label="e"
+        ),
+        svg.hour_profile([0] * 24, title="t"),
+        svg.circle_graph([], [], title="t"),
+        svg.circle_graph([("a&b", "a&b", "#000")], [("a&b", "zz", 1.0, "x")], title="t"),
+    ],
+)
+def test_svg_helpers_degenerate_inputs(chart: str) -> None:
+    root = ET.fromstring(chart)
+    assert root.find("{http://www.w3.org/2000/svg}title") is not None
+    assert "nan" not in chart.lower().replace("meaning", "")
+
+
+def test_long_audit_window_is_coarsened() -> None:
+    res = build_result(n_flagged=2, n_normal=2)
+    res.as_of = res.first_ts + 90 * 86400  # a 90-day window
+    html = render_report(res)
+    assert "requests per 10 h" in html  # 2161 hours -> 10-hour buckets, <= 240 points
+    for text in SVG_RE.findall(html):
+        ET.fromstring(text)

@@ -277,14 +277,15 @@ def test_chunks_report_format_and_progress() -> None:
     array = LITELLM / "logging" / "masterkey-0016.json"  # one line holding 9 records
     ndjson = LITELLM / "logging-ndjson" / "masterkey-0072.ndjson"  # 4 lines
     chunks = list(iter_event_chunks([array, ndjson], chunk_size=3))
-    from_array = [c for c in chunks if c.source == str(array)]
-    from_ndjson = [c for c in chunks if c.source == str(ndjson)]
+    from_array = [c for c in chunks if c.file == str(array)]
+    from_ndjson = [c for c in chunks if c.file == str(ndjson)]
     # a chunk is cut between lines: one line's array is never split
     assert [len(c.events) for c in from_array if c.events] == [9]
     assert [len(c.events) for c in from_ndjson] == [3, 1]
+    assert [c.format for c in from_ndjson] == ["litellm", "litellm"]
     for group, path in ((from_array, array), (from_ndjson, ndjson)):
         assert group[-1].done and not any(c.done for c in group[:-1])
-        assert group[-1].bytes_read == group[-1].bytes_total == path.stat().st_size
-        assert [c.bytes_read for c in group] == sorted(c.bytes_read for c in group)
+        assert group[-1].bytes_done == group[-1].bytes_total == path.stat().st_size
+        assert [c.bytes_done for c in group] == sorted(c.bytes_done for c in group)
         assert sum(c.formats.get("litellm", 0) for c in group) == sum(c.records for c in group)
     assert {c.container for c in chunks} == {"jsonl"}

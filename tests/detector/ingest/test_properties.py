@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any
 
 import orjson
@@ -14,7 +15,12 @@ from detector.events import EVENT_FIELD_NAMES, validate_event
 from detector.ingest import REASONS, parse_payload
 from tests.detector.ingest.helpers import LITELLM, canonical_record, openai_record
 
-SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# DW_HYPOTHESIS_EXAMPLES=2000 for a deeper (slower) search than the default quick run.
+SETTINGS = settings(
+    max_examples=int(os.environ.get("DW_HYPOTHESIS_EXAMPLES", "80")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 def _small_litellm() -> dict[str, Any]:

@@ -65,7 +65,7 @@ def test_canonical_csv_round_trip(tmp_path: Path, name: str) -> None:
     path = _write(tmp_path / name, data)
     chunks = list(iter_event_chunks(path, chunk_size=10))
     assert {c.container for c in chunks} == {"csv"}
-    assert chunks[-1].done and chunks[-1].bytes_read == path.stat().st_size
+    assert chunks[-1].done and chunks[-1].bytes_done == path.stat().st_size
     got = [e for c in chunks for e in c.events]
     assert [q for c in chunks for q in c.quarantined] == []
     assert got == events
@@ -77,6 +77,7 @@ def test_csv_with_bom_iso_timestamps_and_extra_columns(tmp_path: Path) -> None:
         "2026-05-01T00:00:00Z,r1,a1,5,true,x\r\n"
         "\r\n"
         '2026-05-01T00:00:01Z,r2,a2,6,false,"multi\r\nline"\r\n'
+        "1777593602,r3,a3,NULL,None,nan\r\n"
     )
     path = _write(tmp_path / "bom.csv", text.encode())
     events, quarantined = read_events(path)
@@ -84,6 +85,7 @@ def test_csv_with_bom_iso_timestamps_and_extra_columns(tmp_path: Path) -> None:
     assert [(e["request_id"], e["prompt_tokens"], e["stream"]) for e in events] == [
         ("r1", 5, True),
         ("r2", 6, False),
+        ("r3", 0, False),  # NULL / None / nan cells are missing values
     ]
     assert events[1]["ts"] - events[0]["ts"] == 1.0
 
@@ -98,7 +100,7 @@ def test_canonical_parquet_round_trip(tmp_path: Path, writer: str) -> None:
         pd.DataFrame(events).to_parquet(path, index=False)
     chunks = list(iter_event_chunks(path, chunk_size=15))
     assert [len(c.events) for c in chunks if c.events] == [15, 15, 10]
-    assert chunks[-1].done and chunks[-1].bytes_read == path.stat().st_size
+    assert chunks[-1].done and chunks[-1].bytes_done == path.stat().st_size
     assert all(c.container == "parquet" for c in chunks)
     assert [e for c in chunks for e in c.events] == events
 
@@ -250,10 +252,13 @@ def test_missing_file_raises_before_reading(tmp_path: Path) -> None:
 
 
 def test_directory_expands_to_supported_files(tmp_path: Path) -> None:
+    for folder in ("sub", ".hidden"):
+        (tmp_path / folder).mkdir()
     _write(tmp_path / "a.jsonl", _jsonl([canonical_record(1)]))
-    _write(tmp_path / "sub" / "b.csv.gz" if (tmp_path / "sub").mkdir() is None else tmp_path, b"")
+    _write(tmp_path / "sub" / "b.csv.gz", b"")
+    _write(tmp_path / ".hidden" / "c.jsonl", b"")
     _write(tmp_path / "notes.txt", b"not a log")
-    sources = {c.source for c in iter_event_chunks(tmp_path)}
+    sources = {c.file for c in iter_event_chunks(tmp_path)}
     assert sources == {str(tmp_path / "a.jsonl"), str(tmp_path / "sub" / "b.csv.gz")}
 
 
@@ -262,7 +267,7 @@ def test_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
     chunks = list(iter_event_chunks("-"))
     assert sum(len(c.events) for c in chunks) == 3
-    assert chunks[-1].source == "-" and chunks[-1].bytes_total is None
+    assert chunks[-1].file == "-" and chunks[-1].bytes_total is None
 
 
 # ---------------------------------------------------------------------------- HTTP bodies
@@ -290,6 +295,9 @@ def test_parse_payload_openai_records_and_garbage() -> None:
         ("not_an_object", 2, "gateway-7"),
         ("missing_time", 3, "gateway-7"),  # read as the format of its neighbours
     ]
+    events, quarantined = parse_payload(b'{"foo": 1}\n{"ts": 1780000000}')
+    assert events == []
+    assert [q.reason for q in quarantined] == ["unknown_format", "missing_account"]
     events, quarantined = parse_payload(b"\x00\x01garbage{")
     assert events == [] and [q.reason for q in quarantined] == ["invalid_json"]
     events, quarantined = parse_payload(b"[1, 2", raw_limit=0)

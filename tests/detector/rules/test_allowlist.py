@@ -96,6 +96,7 @@ def test_shipped_allowlists_load(repo_root: Path) -> None:
 def test_missing_directories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(FileNotFoundError):
         Allowlist.load(tmp_path / "nope")
+    assert len(Allowlist.load(tmp_path / "nope", missing_ok=True)) == 0
     (tmp_path / "rules").mkdir()  # ./rules without allowlists/: the default is just empty
     monkeypatch.chdir(tmp_path)
     assert len(Allowlist.load()) == 0

@@ -1,0 +1,203 @@
+"""Streaming pipeline against a real redis-server: parity, idempotence, quarantine, privacy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from detector.aggregates import aggregate_events
+from detector.features import feature_frame
+from detector.ingest import read_events
+from service.redis_keys import Keys
+from service.settings import StreamSettings
+from service.stream.ingest import Ingestor
+from service.stream.scoring import Scorer, read_score, stream_clock
+from service.stream.state_store import read_states, window_hours
+from service.stream.worker import Worker
+from tests.service.eventgen import make_events, write_jsonl
+
+pytestmark = pytest.mark.redis
+
+# Distinct counts come from Redis' HLL in streaming and from detector.sketches in batch.
+SKETCH_FEATURES = {
+    "distinct_prompt_ratio",
+    "near_dup_share",
+    "template_share",
+    "distinct_templates",
+    "distinct_system_prompts",
+    "prompt_repeat_share",
+    "distinct_ips",
+    "distinct_ip_prefixes",
+    "distinct_user_agents",
+    "distinct_api_keys",
+    "distinct_end_users",
+    "requests_per_end_user",
+    "distinct_models",
+}
+
+
+def settings_for(url: str, **kw: object) -> StreamSettings:
+    base = {"redis_url": url, "window_hours": 48, "claim_idle_ms": 1_000, "block_ms": 100}
+    base.update(kw)
+    return StreamSettings(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def log_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("logs") / "small.jsonl"
+    return write_jsonl(make_events(n_normal=24, harvesters=1, hours=6), path, bad_lines=4)
+
+
+@pytest.fixture(scope="module")
+def batch(log_file: Path) -> tuple[pd.DataFrame, float, int]:
+    events, _ = read_events([str(log_file)])
+    states = aggregate_events(events)
+    as_of = max(e["ts"] for e in events)
+    return feature_frame(states, as_of), as_of, len(events)
+
+
+def stream_features(client, settings: StreamSettings) -> pd.DataFrame:
+    keys = Keys(settings.key_prefix)
+    as_of = stream_clock(client, keys)
+    accounts = [a.decode() for a in client.zrange(keys.accounts, 0, -1)]
+    states = read_states(client, keys, accounts, window_hours(as_of, settings.window_hours))
+    return feature_frame(states, as_of)
+
+
+# Inter-arrival gap features: exact when each account's batches are committed in time
+# order; a batch committed out of order (reclaimed after a crash, two workers racing on
+# one account) loses the one or two gaps at its edges (see docs/streaming.md).
+GAP_FEATURES = {"gap_cv", "median_gap_s", "sub_second_gap_share"}
+
+
+def compare(stream: pd.DataFrame, batch: pd.DataFrame, *, gaps: bool = True) -> None:
+    assert sorted(stream.index) == sorted(batch.index)
+    stream, batch = stream.sort_index(), batch.sort_index()
+    for name in batch.columns:
+        if not gaps and name in GAP_FEATURES:
+            continue
+        a = stream[name].to_numpy(dtype=float)
+        b = batch[name].to_numpy(dtype=float)
+        if name in SKETCH_FEATURES:  # HLL error: Redis p=14 (0.81 %) vs ours (exact <= 256)
+            np.testing.assert_allclose(a, b, rtol=0.03, atol=0.02, err_msg=name)
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9, err_msg=name)
+
+
+def run_worker(client, settings: StreamSettings, scorer: Scorer | None = None) -> Worker:
+    worker = Worker(client, settings, scorer=scorer)
+    worker.run(exit_when_idle=0.3)
+    return worker
+
+
+def test_batch_stream_parity_and_same_flags(rclient, redis_server, log_file, batch) -> None:
+    s = settings_for(redis_server.url)
+    stats = Ingestor(rclient, s).ingest_files([str(log_file)])
+    assert stats.added == batch[2] and stats.quarantined == 4
+    scorer = Scorer(rclient, s)
+    run_worker(rclient, s, scorer)
+    feats = stream_features(rclient, s)
+    compare(feats, batch[0])
+    # same rule hits on both feature frames, and the harvester is flagged by the scorer
+    batch_hits = set(scorer.rules.hits(batch[0]))
+    stream_hits = set(scorer.rules.hits(feats))
+    assert batch_hits == stream_hits and "org-harvest-00" in stream_hits
+    verdict = read_score(rclient, Keys(), "org-harvest-00")
+    assert verdict is not None and verdict["action"] in ("block", "throttle")
+    normal = read_score(rclient, Keys(), "org-normal-000")
+    assert normal is not None and normal["action"] == "allow"
+
+
+def test_chunked_batches_match_one_pass(rclient, redis_server, log_file, batch) -> None:
+    """Tiny batches (gaps linked across batches and hour buckets) give the same state."""
+    s = settings_for(redis_server.url, batch_size=37)
+    Ingestor(rclient, s).ingest_files([str(log_file)])
+    run_worker(rclient, s)
+    compare(stream_features(rclient, s), batch[0])
+
+
+def test_replay_twice_counts_once(rclient, redis_server, log_file, batch) -> None:
+    s = settings_for(redis_server.url)
+    ing = Ingestor(rclient, s)
+    first = ing.ingest_files([str(log_file)])
+    second = ing.ingest_files([str(log_file)])
+    assert second.added == 0 and second.duplicates == first.added
+    assert rclient.xlen(Keys().events) == batch[2]
+    run_worker(rclient, s)
+    ing.ingest_files([str(log_file)])  # after the workers ran: still nothing new
+    run_worker(rclient, s)
+    feats = stream_features(rclient, s)
+    assert int(feats["n_events"].sum()) == batch[2]
+
+
+def test_bad_records_quarantined_while_good_flow(rclient, redis_server) -> None:
+    s = settings_for(redis_server.url, quarantine_raw_limit=40)
+    good = make_events(n_normal=3, harvesters=0, hours=1)
+    body = b"\n".join(
+        [
+            b'{"ts": 1735689600, "request_id": "r-neg", "account_id": "a", "prompt_tokens": -3}',
+            *(__import__("orjson").dumps(e) for e in good),
+            b"not json at all " + b"x" * 100,
+            b'{"ts": 1735689600, "request_id": "r-noacct"}',
+        ]
+    )
+    stats = Ingestor(rclient, s).ingest_payload(body, source="gateway-1")
+    assert stats.added == len(good) and stats.quarantined == 3
+    entries = rclient.xrange(Keys().quarantine)
+    reasons = sorted(e[1][b"reason"].decode() for e in entries)
+    assert reasons == sorted(["negative_count", "invalid_json", "missing_account"])
+    for _id, fields in entries:
+        assert fields[b"source"] == b"gateway-1" and fields[b"line"]
+        assert len(fields[b"raw"]) <= 40
+    run_worker(rclient, s)
+    assert int(stream_features(rclient, s)["n_events"].sum()) == len(good)
+
+
+def test_streams_are_bounded(rclient, redis_server) -> None:
+    s = settings_for(redis_server.url, events_maxlen=200, quarantine_maxlen=100)
+    events = make_events(n_normal=40, harvesters=0, hours=2)
+    assert len(events) > 600
+    Ingestor(rclient, s).add_events(events)
+    assert rclient.xlen(Keys().events) < 400  # MAXLEN ~ trims whole nodes
+
+
+def test_no_prompt_text_in_redis(rclient, redis_server, log_file) -> None:
+    s = settings_for(redis_server.url)
+    Ingestor(rclient, s).ingest_files([str(log_file)])
+    run_worker(rclient, s, Scorer(rclient, s))
+    needles = [b"think step by step", b"haiku about autumn", b"helpful assistant"]
+    for key in rclient.scan_iter(count=1000):
+        kind = rclient.type(key)
+        if kind == b"stream":
+            blobs = [v for _id, f in rclient.xrange(key) for v in f.values()]
+        elif kind == b"hash":
+            blobs = list(rclient.hgetall(key).values())
+        elif kind == b"string":
+            blobs = [rclient.get(key) or b""]
+        elif kind == b"zset":
+            blobs = [m for m, _ in rclient.zrange(key, 0, -1, withscores=True)]
+        else:
+            continue
+        for blob in blobs:
+            low = blob.lower()
+            assert not any(n in low for n in needles), key
+
+
+def test_alerts_deduplicated_by_fingerprint(rclient, redis_server, log_file) -> None:
+    s = settings_for(redis_server.url)
+    Ingestor(rclient, s).ingest_files([str(log_file)])
+    scorer = Scorer(rclient, s)
+    run_worker(rclient, s, scorer)
+    keys = Keys()
+    firing = [f for _id, f in rclient.xrange(keys.alerts) if f[b"status"] == b"firing"]
+    accounts = [f[b"account_id"] for f in firing]
+    assert b"org-harvest-00" in accounts and len(accounts) == len(set(accounts))
+    before = rclient.xlen(keys.alerts)
+    scorer.score(["org-harvest-00"])  # same situation: update, no new stream entry
+    assert rclient.xlen(keys.alerts) == before
+    fp = rclient.get(keys.account_alert("org-harvest-00")).decode()
+    alert = rclient.hgetall(keys.alert(fp))
+    assert alert[b"status"] == b"firing" and int(alert[b"updates"]) >= 2
