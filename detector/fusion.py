@@ -180,7 +180,9 @@ def fuse(
     cfg = config or FusionConfig()
     names = [str(c) for c in features.columns]
     values = features.to_numpy(dtype=np.float64, na_value=0.0)
-    pct = features.rank(pct=True, method="max").to_numpy(dtype=np.float64, na_value=0.0)
+    # share of accounts strictly below: ties never make an account "stand out"
+    below = features.rank(method="min").to_numpy(dtype=np.float64, na_value=1.0) - 1.0
+    pct = below / max(len(features), 1)
     directional_cols = np.array([_SPEC[n].higher_is_suspicious is True for n in names])
     stands = ((pct >= cfg.standout_percentile) & (values > 0) & directional_cols).any(axis=1)
     anomalies = (

@@ -79,7 +79,7 @@ class AccountAnomalyModel(BaseEstimator):
     def __init__(
         self,
         contamination: float = 0.05,
-        n_estimators: int = 200,
+        n_estimators: int = 100,
         max_samples: int | str = 256,
         features: Sequence[str] | None = None,
         detector: str = "iforest",
@@ -136,7 +136,8 @@ class AccountAnomalyModel(BaseEstimator):
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """Raw anomaly scores, higher = more anomalous."""
-        return np.asarray(self.detector_.decision_function(self._check(X)), dtype=np.float64)
+        data = self._check(X)
+        return np.asarray(self.detector_.decision_function(data), dtype=np.float64)
 
     def percentile(self, X: pd.DataFrame) -> np.ndarray:
         """Anomaly score as a percentile of the training population, in [0, 1]."""

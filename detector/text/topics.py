@@ -36,7 +36,7 @@ _W: dict[Topic, str] = {
         math:2 maths:2 mathematics:2 mathematical:2 equation:2 equations:2 solve:1
         integral:2 integrals:2 derivative:2 derivatives:2 calculus:2 algebra:2 geometry:2
         trigonometry:2 probability:1.5 statistics:1 triangle:1.5 circle:1 polynomial:2
-        theorem:1.5 prove:1 proof:1 matrix:1 matrices:1.5 vector:1 fraction:2 fractions:2
+        theorem:1.5 prove:1.5 proof:1.5 formula:1.5 find:0.5 matrix:1 matrices:1.5 vector:1 fraction:2 fractions:2
         percent:1 percentage:1 integer:1.5 integers:2 prime:1 primes:1.5 sqrt:2 divisible:2
         remainder:2 sum:1 calculate:1.5 compute:1 radius:2 area:1 perimeter:2 volume:1
         angle:1.5 angles:1.5 sin:1.5 cos:2 factorial:2 digits:1 divided:1.5 multiplied:1.5
@@ -50,16 +50,16 @@ _W: dict[Topic, str] = {
     Topic.CODE: """
         code:2 coding:2 python:2 javascript:2 java:2 typescript:2 golang:2 sql:2 html:2
         css:2 php:2 kotlin:2 bash:2 powershell:2 regex:2 json:1 yaml:1.5 xml:1 api:1.5
-        apis:1.5 function:1 functions:1 method:0.5 variable:1 variables:1 array:1.5
+        apis:1.5 function:2 functions:2 method:1 variable:1 variables:1 array:1.5 list:0.5 sort:1 binary:1 tree:0.5 print:1
         arrays:1.5 loop:1 compile:2 compiler:2 runtime:1 debug:2 debugging:2 bug:1.5 bugs:1
         error:0.5 exception:1.5 traceback:3 script:1 program:1 programming:2 algorithm:1
         implement:1 implementation:0.5 repository:1.5 git:2 github:2 docker:2
         kubernetes:2 linux:1 npm:2 pandas:1.5 numpy:2 django:2 flask:1.5 react:1.5 js:1.5
         dataframe:2 database:1 query:1 backend:1.5 frontend:1.5 server:0.5 endpoint:1.5
-        async:2 await:2 const:2 def:2 return:0.5 import:1 println:2 printf:2 std:2 int:1
+        async:2 await:2 const:2 def:2 return:0.5 import:1 println:2 printf:2 std:2 int:1.5
         void:2 null:1 boolean:1.5 lambda:1 recursion:1 recursive:1 excel:1 vba:2 matlab:2
         arduino:2 selenium:2 sdk:1.5 cli:1.5 terminal:1 syntax:1.5 refactor:2 pytest:2
-        tensorflow:2 pytorch:2 keras:2 sklearn:2 class:0.5 string:0.5 struct:2 nginx:2
+        tensorflow:2 pytorch:2 keras:2 sklearn:2 class:1 string:1 struct:2 nginx:2
         ubuntu:1.5 windows:0.3 unity:1 godot:2 rust:1 cpp:2 csharp:2 webpage:1 website:0.5
         app:0.5 software:0.5 http:0.5 url:0.5 docstring:2 kwargs:3 args:1.5 node:1
         nodejs:2 npx:2 jquery:2 vue:2 angular:1.5 aws:1.5 elif:3
@@ -73,7 +73,7 @@ _W: dict[Topic, str] = {
         post:0.5 tweet:1 caption:1.5 slogan:1.5 tagline:1.5 speech:1 letter:0.5 narrative:1.5
         joke:1.5 jokes:1.5 funny:1 humorous:1 rhyme:2 rhyming:2 rhymes:2 tale:2 fable:2
         dialogue:0.5 headline:1 copywriting:2 outline:0.5 paragraph:0.5 script:0.5
-        protagonist:2 villain:1.5 scene:1 characters:0.5 titles:0.5 title:0.3 eulogy:2
+        protagonist:2 villain:1.5 scene:1 scenario:1 characters:0.5 titles:0.5 title:0.3 eulogy:2
         toast:1 wedding:0.5 birthday:0.5 greeting:0.5 prose:2 storyline:2 worldbuilding:2
     """,
     Topic.TRANSLATION: """
@@ -142,6 +142,9 @@ _WRITE_OBJECTS = frozenset(
 _FOLLOWING_OBJECTS = frozenset(
     b"text passage sentence paragraph article review tweet dialogue conversation".split()
 )
+_CODE_OBJECTS = frozenset(b"function program script method class query regex".split())
+_CODE_VERB = re.compile(rb"(?:write|create|implement|code|generate|build) (?:a |an |the )?"
+                        rb"(?:\w+ ){0,2}(?:function|program|script|method|class|query|regex)")
 _MY_OBJECTS = frozenset(b"account order subscription card package bill invoice".split())
 _QUESTION_START = (
     b"what ", b"who ", b"when ", b"where ", b"why ", b"which ", b"how ", b"is ", b"are ",
@@ -183,19 +186,25 @@ def topic_scores(view: bytes, wordset: set[bytes] | frozenset[bytes]) -> list[fl
             scores[Topic.MATH] += 1.0
         if b"=" in sym or b"+" in sym:
             scores[Topic.MATH] += 0.5
+        if b"$" in sym and b"=" in sym:
+            scores[Topic.MATH] += 1.5
     digits = len(view) - len(view.translate(None, _DIGITS))
     if digits >= 3:
-        scores[Topic.MATH] += 0.5 if digits < 8 else 1.0
+        scores[Topic.MATH] += 1.0 if digits < 8 else 1.5
     if b"how" in wordset and (b"many" in wordset or b"much" in wordset):
-        scores[Topic.MATH] += 1.0
+        scores[Topic.MATH] += 1.5
     if b"act" in wordset and b"act as " in view:
         scores[Topic.ROLEPLAY] += 3.0
-    if b"role" in wordset and b"play" in wordset:
-        scores[Topic.ROLEPLAY] += 2.0
+    if b"role" in wordset and (b"play" in wordset or b"the role of" in view):
+        scores[Topic.ROLEPLAY] += 3.0
+    if b"imagine" in wordset and b"imagine you" in view:
+        scores[Topic.ROLEPLAY] += 3.0
     if b"you are " in view and not any(g in view for g in _GENERIC_ASSISTANT):
-        scores[Topic.ROLEPLAY] += 1.0
+        scores[Topic.ROLEPLAY] += 2.0
     if b"write" in wordset and not _WRITE_OBJECTS.isdisjoint(wordset):
         scores[Topic.WRITING] += 1.5
+    if not _CODE_OBJECTS.isdisjoint(wordset) and _CODE_VERB.search(view) is not None:
+        scores[Topic.CODE] += 2.0
     if b"following" in wordset and not _FOLLOWING_OBJECTS.isdisjoint(wordset):
         scores[Topic.TEXT_TASK] += 1.5
     if b"my" in wordset and not _MY_OBJECTS.isdisjoint(wordset):
