@@ -93,8 +93,7 @@ HELD_OUT: tuple[str, ...] = (
     "Let's reason about this carefully, one step at a time.",
     "Go through the problem one step at a time and state the answer at the end.",
     "Please lay out your thought process, then provide the answer.",
-    "Before responding, analyze the question thoroughly and consider alternative "
-    "interpretations.",
+    "Before responding, analyze the question thoroughly and consider alternative interpretations.",
     "Show how you got your answer.",
     "Elaborate on how you reached this conclusion.",
     "Write down every step of the calculation.",

@@ -35,12 +35,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-import text_corpora as corpora  # noqa: E402
-from cot_phrasings import DEV, FRESH, HELD_OUT, SHORT_ANSWER, TUNE  # noqa: E402
+import numpy as np
+import text_corpora as corpora
+from cot_phrasings import DEV, FRESH, HELD_OUT, SHORT_ANSWER, TUNE
 
-from detector.text import COT_THRESHOLD, cot_mask, exact_fp, explain_mask, prepare  # noqa: E402
-from detector.text import text_signals_batch as batch  # noqa: E402
+from detector.text import COT_THRESHOLD, cot_mask, exact_fp, explain_mask, prepare
+from detector.text import text_signals_batch as batch
 
 # Real negatives flagged by the detector that, read by hand, do ask the model to show its
 # reasoning, work or justification, or to think / solve step by step (exact_fp of the
@@ -224,9 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     tp = int(o_flags.sum()) + sum(int(r * n) for r, n in recalls.values())
     n_pos = len(orca) + sum(n for _, n in recalls.values())
     print("\n== precision on the pooled set")
-    print(
-        f"  positives {n_pos} (openorca + constructed), negatives {tot_n} real user prompts"
-    )
+    print(f"  positives {n_pos} (openorca + constructed), negatives {tot_n} real user prompts")
     prec = tp / (tp + tot_fp)
     prec_adj = (tp + tot_genuine) / (tp + tot_fp)
     print(f"  precision {prec:.4f} raw, {prec_adj:.4f} counting genuine CoT requests as TP")

@@ -27,15 +27,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import text_corpora as corpora  # noqa: E402
+import text_corpora as corpora
 
-from detector.text import text_signals_batch  # noqa: E402
+from detector.text import text_signals_batch
 
-COUNTRIES = (
-    "France Spain Germany Italy Japan China India Brazil Canada Mexico Egypt Kenya Peru "
-    "Chile Norway Sweden Finland Poland Greece Turkey Iran Iraq Vietnam Thailand Nigeria "
-    "Ghana Morocco Argentina Colombia Australia Portugal Austria Hungary Ireland Denmark"
-).split()
+COUNTRIES = [
+    "France", "Spain", "Germany", "Italy", "Japan", "China", "India", "Brazil", "Canada",
+    "Mexico", "Egypt", "Kenya", "Peru", "Chile", "Norway", "Sweden", "Finland", "Poland",
+    "Greece", "Turkey", "Iran", "Iraq", "Vietnam", "Thailand", "Nigeria", "Ghana", "Morocco",
+    "Argentina", "Colombia", "Australia", "Portugal", "Austria", "Hungary", "Ireland", "Denmark",
+]  # fmt: skip
 TOPICS = [
     "photosynthesis", "inflation", "black holes", "machine learning", "the French Revolution",
     "climate change", "blockchain", "quantum computing", "democracy", "the water cycle",
@@ -223,10 +224,10 @@ def main(argv: list[str] | None = None) -> int:
         print("    by source: " + ", ".join(f"{s} {sum(v) / len(v):.3f}" for s, v in per.items()))
         if args.show:
             groups = defaultdict(list)
-            for k, t in zip(keys, texts, strict=True):
-                if c[k] > 1:
-                    groups[k].append(t)
-            for k, ts in sorted(groups.items(), key=lambda kv: -len(kv[1]))[: args.show]:
+            for key, t in zip(keys, texts, strict=True):
+                if c[key] > 1:
+                    groups[key].append(t)
+            for _, ts in sorted(groups.items(), key=lambda kv: -len(kv[1]))[: args.show]:
                 print(f"    [{len(ts)}] " + " | ".join(repr(t[:70]) for t in ts[:3]))
 
     print("\n== nd_key on near-duplicates of real prompts (share colliding with original)")

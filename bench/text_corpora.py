@@ -93,7 +93,9 @@ def mt_bench_all_turns() -> list[str]:
 
 def wizardlm() -> list[tuple[str, str]]:
     """(instruction, skill) of the WizardLM test set."""
-    return [(r["Instruction"], r["Skill"]) for r in _jsonl("wizardlm-testset/WizardLM_testset.jsonl")]
+    return [
+        (r["Instruction"], r["Skill"]) for r in _jsonl("wizardlm-testset/WizardLM_testset.jsonl")
+    ]
 
 
 def openorca() -> list[tuple[str, str]]:

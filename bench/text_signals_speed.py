@@ -29,10 +29,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import text_corpora as corpora  # noqa: E402
-import xxhash  # noqa: E402
+import text_corpora as corpora
+import xxhash
 
-from detector.text import clear_caches, text_signals, text_signals_batch  # noqa: E402
+from detector.text import clear_caches, text_signals, text_signals_batch
 
 SYSTEMS = [
     None,
@@ -51,7 +51,10 @@ def real_prompts() -> list[str]:
     pool += [u for _, u in corpora.openorca()]
     if not pool:  # corpora missing: generated prompts of realistic lengths
         rng = random.Random(0)
-        words = "the of to and a in is it you that he was for on are with as I his".split()
+        words = [
+            "the", "of", "to", "and", "a", "in", "is", "it", "you", "that", "he", "was", "for",
+            "on", "are", "with", "as", "I", "his",
+        ]  # fmt: skip
         pool = [" ".join(rng.choice(words) for _ in range(rng.randint(10, 300))) + "?"
                 for _ in range(5000)]  # fmt: skip
     return [t for t in pool if t.strip()]
@@ -115,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         us = per_event_us(lambda s=s, u=u: run_batch(s, u), n)
         print(f"  {'text_signals_batch, ' + kind:42s} {us:7.2f} us/event {us / base:6.1f}x")
     m = min(n, 5000)
-    us = per_event_us(lambda: [text_signals(s_, u_) for s_, u_ in zip(systems[:m], users[:m])], m)
+    us = per_event_us(
+        lambda: [text_signals(s_, u_) for s_, u_ in zip(systems[:m], users[:m], strict=True)], m
+    )
     print(f"  {'text_signals (one call per event), distinct':42s} {us:7.2f} us/event "
           f"{us / base:6.1f}x")  # fmt: skip
     return 0

@@ -18,9 +18,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import text_corpora as corpora  # noqa: E402
+import text_corpora as corpora
 
-from detector.text import Topic, text_signals_batch  # noqa: E402
+from detector.text import Topic, text_signals_batch
 
 ARENA = {"coding": Topic.CODE, "math": Topic.MATH, "creative_writing": Topic.WRITING}
 MTB = {
@@ -40,7 +40,8 @@ def _report(name: str, texts: list[str], labels: list[Topic]) -> tuple[int, int]
     got = _topics(texts)
     ok = sum(g is y for g, y in zip(got, labels, strict=True))
     wrong = Counter(g.name for g, y in zip(got, labels, strict=True) if g is not y)
-    print(f"  {name:28s} {ok / len(texts):6.3f}  (n={len(texts)}; wrong as {dict(wrong.most_common(3))})")
+    worst = dict(wrong.most_common(3))
+    print(f"  {name:28s} {ok / len(texts):6.3f}  (n={len(texts)}; wrong as {worst})")
     return ok, len(texts)
 
 
@@ -82,8 +83,11 @@ def main() -> int:
         )
     orca = [u for _, u in corpora.openorca()]
     sig = text_signals_batch([None] * len(orca), orca)
-    print(f"  {'openorca':12s} is_mcq {sig['is_mcq'].mean():.4f}   "
-          f"answer_format_short {sig['answer_format_short'].mean():.4f}   (FLAN tasks, n={len(orca)})")  # fmt: skip
+    short = sig["answer_format_short"].mean()
+    print(
+        f"  {'openorca':12s} is_mcq {sig['is_mcq'].mean():.4f}   "
+        f"answer_format_short {short:.4f}   (FLAN tasks, n={len(orca)})"
+    )
     return 0
 
 

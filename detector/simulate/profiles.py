@@ -694,7 +694,7 @@ def _campaign(rng: np.random.Generator, cid: str, members: list[int], ctx: Conte
         params={
             "temp": float(_choice(rng, (0.7, 0.8, 1.0))),
             "maxt": int(_choice(rng, (2048, 4096, 4096, 8192))),
-            "daily": float(rng.uniform(12.0, 24.0)),
+            "daily": float(rng.uniform(8.0, 16.0)),
             "on_minutes": float(rng.uniform(6.0, 20.0)),
             "period_h": float(rng.uniform(1.5, 3.0)),
             "focus": focus,
@@ -830,9 +830,13 @@ def _common_params(rng: np.random.Generator, b: Block, a: Account) -> None:
     b["maxt"] = maxes[rng.choice(len(maxes), size=n, p=pm)]
 
 
-def plan_chat(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
+def plan_chat(
+    rng: np.random.Generator, a: Account, ctx: Context, sessions_per_day: float | None = None
+) -> Block:
     """Human users of a chat app: sessions, diurnal, varied prompts and parameters."""
     spd = float(np.clip(rng.lognormal(np.log(1.1), 0.7), 0.15, 8.0))
+    if sessions_per_day is not None:
+        spd = sessions_per_day
     mix = {"sharegpt": 0.4, "arena_hard": 0.12, "alpaca_eval": 0.16, "hh_rlhf": 0.22, "mt_bench": 0.1}
     b = _chat_like(rng, ctx, a, spd, float(rng.uniform(2.0, 4.5)), mix)
     n = len(b["ts"])
@@ -862,7 +866,7 @@ def _ip_weights(k: int) -> np.ndarray:
 def plan_saas(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
     """A SaaS back end: one system prompt, many end users, 24/7 with diurnal modulation."""
     prof = ctx.traces.diurnal_clients[int(rng.integers(len(ctx.traces.diurnal_clients)))]
-    daily = float(rng.lognormal(np.log(70.0), 0.5))
+    daily = float(rng.lognormal(np.log(30.0), 0.5))
     edges, rate = _rate_grid(ctx, daily, prof, tz=a.tz, floor=0.15)
     cv = float(np.clip(ctx.traces.sample(rng, "servegen_client_cv", 1)[0], 0.6, 3.0))
     ts = _ensure_one(rng, ctx, gamma_renewal(rng, edges, rate, cv), a.tz)
@@ -899,7 +903,7 @@ def plan_saas(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
 def plan_batch(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
     """A nightly batch job: one template, temperature 0, short outputs, fixed hour, regular."""
     hour_utc = (float(rng.choice([0.0, 1.0, 2.0, 2.5, 3.0, 4.0])) - a.tz) % 24.0
-    items = max(5, int(rng.lognormal(np.log(45.0), 0.5) * ctx.scale))
+    items = max(5, int(rng.lognormal(np.log(25.0), 0.5) * ctx.scale))
     cv = float(np.clip(ctx.traces.quantile("servegen_client_cv", rng.uniform(0.0, 0.1)), 0.12, 0.6))
     gap = float(rng.uniform(0.8, 3.0))
     times = []
@@ -958,7 +962,7 @@ def plan_eval(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
                 len(_mcq_capable(ctx)) if bench == "mcq"
                 else len(ctx.pack.by_name("gsm8k_test" if bench == "gsm8k_cot" else "math"))
             )
-            size = int(min(pool_n, max(30, rng.lognormal(np.log(160.0), 0.4) * ctx.scale)))
+            size = int(min(pool_n, max(20, rng.lognormal(np.log(70.0), 0.4) * ctx.scale)))
             first = int(a.params.setdefault("first_item", int(rng.integers(0, max(1, pool_n - size)))))
             items = np.arange(first, first + size) % pool_n
         rate = float(rng.uniform(0.4, 3.0))
@@ -1016,7 +1020,7 @@ def plan_eval(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
 def plan_coding_agent(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
     """A coding agent: working-hours sessions of fast tool loops over a long shared context."""
     prof = _profile_bins(human_profile, evening=0.3)
-    spd = float(rng.uniform(0.8, 2.5))
+    spd = float(rng.uniform(0.6, 1.8))
     edges, rate = _rate_grid(ctx, spd, prof, tz=a.tz)
     starts = _ensure_one(rng, ctx, gamma_renewal(rng, edges, rate, cv=1.0), a.tz)
     ts, sess, turn = session_arrivals(rng, starts, float(rng.uniform(8, 25)), float(rng.uniform(4, 12)), 0.7, 60)
@@ -1060,7 +1064,7 @@ def plan_coding_agent(rng: np.random.Generator, a: Account, ctx: Context) -> Blo
 def plan_researcher(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
     """A researcher: low volume, logprobs / top_logprobs on varied prompts, small logit_bias."""
     mix = {"arena_hard": 0.3, "alpaca_eval": 0.3, "sharegpt": 0.25, "mt_bench": 0.15}
-    b = _chat_like(rng, ctx, a, float(rng.uniform(0.4, 1.5)), float(rng.uniform(3, 10)), mix, 0.8)
+    b = _chat_like(rng, ctx, a, float(rng.uniform(0.5, 1.5)), float(rng.uniform(5, 15)), mix, 0.8)
     n = len(b["ts"])
     b["fup"][:] = -1  # scripted loops: independent prompts
     b["turn"][:] = 0
@@ -1119,7 +1123,7 @@ def _cot_rows(rng: np.random.Generator, ctx: Context, b: Block, a: Account, mix:
 
 def plan_cot_harvest(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
     """Blatant chain-of-thought harvesting: long outputs, high sustained regular volume."""
-    ts = _harvest_times(rng, ctx, a, float(rng.uniform(110, 200)), float(rng.uniform(0.25, 0.6)))
+    ts = _harvest_times(rng, ctx, a, float(rng.uniform(50, 100)), float(rng.uniform(0.25, 0.6)))
     n = len(ts)
     b = empty_block(n)
     b["ts"] = ts
@@ -1139,7 +1143,7 @@ def plan_cot_harvest(rng: np.random.Generator, a: Account, ctx: Context) -> Bloc
 
 def plan_logprob_harvest(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
     """Logprob harvesting: top_logprobs 5-20 on many diverse prompts at high volume."""
-    ts = _harvest_times(rng, ctx, a, float(rng.uniform(80, 160)), float(rng.uniform(0.4, 1.0)))
+    ts = _harvest_times(rng, ctx, a, float(rng.uniform(40, 80)), float(rng.uniform(0.4, 1.0)))
     n = len(ts)
     b = empty_block(n)
     b["ts"] = ts
@@ -1166,7 +1170,7 @@ def plan_logprob_harvest(rng: np.random.Generator, a: Account, ctx: Context) -> 
 def plan_logit_bias_probe(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
     """Logit-bias probing: one prompt repeated with many large logit_bias maps, max_tokens 1."""
     prof = _profile_bins(human_profile, evening=0.8, night=0.3)
-    edges, rate = _rate_grid(ctx, float(rng.uniform(0.5, 1.2)), prof, tz=a.tz)
+    edges, rate = _rate_grid(ctx, float(rng.uniform(0.3, 0.8)), prof, tz=a.tz)
     starts = _ensure_one(rng, ctx, gamma_renewal(rng, edges, rate, cv=1.0), a.tz)
     ts, _, _ = session_arrivals(rng, starts, float(rng.uniform(50, 110)), float(rng.uniform(0.4, 2.0)), 0.35, 400)
     ts = np.sort(ts[ts < ctx.end])
@@ -1196,7 +1200,7 @@ def plan_logit_bias_probe(rng: np.random.Generator, a: Account, ctx: Context) ->
 
 def plan_math_harvest(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
     """Math reasoning harvesting: GSM8K train + MATH with show-all-steps, narrow topic."""
-    ts = _harvest_times(rng, ctx, a, float(rng.uniform(90, 170)), float(rng.uniform(0.3, 0.8)))
+    ts = _harvest_times(rng, ctx, a, float(rng.uniform(45, 90)), float(rng.uniform(0.3, 0.8)))
     n = len(ts)
     b = empty_block(n)
     b["ts"] = ts
@@ -1229,7 +1233,7 @@ def plan_math_harvest(rng: np.random.Generator, a: Account, ctx: Context) -> Blo
 
 def plan_mixed(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
     """Benign chat use plus a scripted CoT-harvesting component (30-50% of requests)."""
-    chat = plan_chat(rng, a, ctx)
+    chat = plan_chat(rng, a, ctx, sessions_per_day=float(rng.uniform(3.0, 6.0)))
     n_chat = len(chat["ts"])
     share = float(rng.uniform(0.3, 0.5))
     daily = max(2.0, n_chat / max(ctx.days, 0.5) * share / (1.0 - share) / ctx.scale)
@@ -1254,7 +1258,7 @@ def plan_mixed(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
 def plan_reseller(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
     """A reseller proxy: many end users, mostly chat, a few end users harvesting CoT at volume."""
     prof = ctx.traces.diurnal_clients[int(rng.integers(len(ctx.traces.diurnal_clients)))]
-    daily = float(rng.uniform(60, 110))
+    daily = float(rng.uniform(30, 55))
     edges, rate = _rate_grid(ctx, daily, prof, tz=a.tz, floor=0.2)
     ts = gamma_renewal(rng, edges, rate, float(rng.uniform(0.9, 1.8)))
     n = len(ts)

@@ -299,15 +299,11 @@ def _nd_chunk(parts: list[bytes], counts: np.ndarray) -> np.ndarray:
         valid[f] = True
     with np.errstate(over="ignore"):
         base = (prefix[end] - prefix[start]) * pos[start]
-        keys = None
+        keys = np.zeros(len(counts), dtype=_U64)
         for row in range(ND_ROWS):
             h = _mix(base ^ _U64(_SEEDS[row]))
             h[~valid] = _MAXU64
-            mins = np.minimum.reduceat(h, firsts)
-            if keys is None:
-                keys = mins
-            else:
-                keys = (keys * _U64(0x9E3779B97F4A7C15)) ^ mins
+            keys = (keys * _U64(0x9E3779B97F4A7C15)) ^ np.minimum.reduceat(h, firsts)
         keys = _mix(keys)
     keys[keys == 0] = 1
     return keys

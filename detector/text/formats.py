@@ -42,9 +42,9 @@ def is_mcq_view(view: bytes, wordset: set[bytes] | frozenset[bytes]) -> bool:
     """
     if b"b" in wordset and b"a" in wordset:
         labels = set(_LABEL.findall(view))
-        if b"a" in labels and b"b" in labels:
-            if b"c" in labels or not _CUE_WORDS.isdisjoint(wordset) or b"?" in view:
-                return True
+        cue = b"c" in labels or not _CUE_WORDS.isdisjoint(wordset) or b"?" in view
+        if b"a" in labels and b"b" in labels and cue:
+            return True
     if not _HEADER_WORDS.isdisjoint(wordset):
         return _OPTIONS_HEADER.search(view) is not None
     return False

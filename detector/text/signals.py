@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
+import xxhash
 
 from detector.text.cot import COT_THRESHOLD, SHORT_ANSWER_BIT, cot_mask, cot_score_from_mask
 from detector.text.fingerprints import exact_fp_bytes, nd_keys, skeleton_fp_lines
@@ -20,7 +21,6 @@ __all__ = [
     "text_signals",
     "text_signals_batch",
 ]
-
 
 
 class TextSignals(NamedTuple):
@@ -108,20 +108,24 @@ def _analyse(text: str | None) -> _Info:
     )
 
 
-# System prompts repeat across batches (one per SaaS product / template): keep them.
-_SYSTEM_CACHE: dict[str, _Info] = {}
+# System prompts repeat across batches (one per SaaS product / template), so their
+# signals are kept across calls. The cache is keyed by xxh3_128 of the raw text, so no
+# prompt text outlives a call; values hold only fingerprints and flags.
+_SYSTEM_CACHE: dict[bytes, _Info] = {}
 _SYSTEM_CACHE_MAX = 4096
+_H128 = xxhash.xxh3_128_digest
 
 
 def _system_info(text: str | None) -> _Info:
     if not text:
         return _EMPTY
-    info = _SYSTEM_CACHE.get(text)
+    key = _H128(text.encode("utf-8", "surrogatepass"))
+    info = _SYSTEM_CACHE.get(key)
     if info is None:
         info = _analyse(text)._replace(words=[])
         if len(_SYSTEM_CACHE) >= _SYSTEM_CACHE_MAX:
             _SYSTEM_CACHE.clear()
-        _SYSTEM_CACHE[text] = info
+        _SYSTEM_CACHE[key] = info
     return info
 
 
@@ -165,9 +169,7 @@ def text_signals(system: str | None, user: str | None) -> TextSignals:
     )
 
 
-def _distinct(
-    texts: Sequence[str | None], analyse
-) -> tuple[list[_Info], np.ndarray]:
+def _distinct(texts: Sequence[str | None], analyse) -> tuple[list[_Info], np.ndarray]:
     index: dict[str | None, int] = {}
     infos: list[_Info] = []
     codes = np.empty(len(texts), dtype=np.int64)

@@ -109,7 +109,9 @@ def test_system_and_user_cues_combine() -> None:
     # two medium cues, one in each prompt, reach the threshold together
     alone_s = text_signals("Before answering, consider the question.", QUESTION)
     alone_u = text_signals(None, f"{QUESTION} Walk me through it.")
-    both = text_signals("Before answering, consider the question.", f"{QUESTION} Walk me through it.")
+    both = text_signals(
+        "Before answering, consider the question.", f"{QUESTION} Walk me through it."
+    )
     assert not alone_s.is_cot and not alone_u.is_cot
     assert both.is_cot
 

@@ -38,19 +38,23 @@ SENTENCES = [
     "This book changed the way I think about history.",
     "We are going to the beach tomorrow morning.",
 ]
-UNRELATED = QUESTIONS + SENTENCES + [
-    "can you help me write a cover letter for a junior data analyst job at a bank",
-    "I want you to act as a travel guide. I will write you my location and you will "
-    "suggest a place to visit near it.",
-    "how do I center a div horizontally and vertically with flexbox",
-    "Give me three ideas for a birthday party for a 7 year old who loves dinosaurs.",
-    "What are the pros and cons of nuclear energy compared with solar power?",
-    "Summarise the plot of Hamlet in two paragraphs for a high-school student.",
-    "Is it safe to eat raw cookie dough? My kids keep asking.",
-    "Draft a polite email to my landlord asking to fix the heating before winter.",
-    "Why does my sourdough bread come out so dense?",
-    "Compare PostgreSQL and MongoDB for an e-commerce backend.",
-]
+UNRELATED = (
+    QUESTIONS
+    + SENTENCES
+    + [
+        "can you help me write a cover letter for a junior data analyst job at a bank",
+        "I want you to act as a travel guide. I will write you my location and you will "
+        "suggest a place to visit near it.",
+        "how do I center a div horizontally and vertically with flexbox",
+        "Give me three ideas for a birthday party for a 7 year old who loves dinosaurs.",
+        "What are the pros and cons of nuclear energy compared with solar power?",
+        "Summarise the plot of Hamlet in two paragraphs for a high-school student.",
+        "Is it safe to eat raw cookie dough? My kids keep asking.",
+        "Draft a polite email to my landlord asking to fix the heating before winter.",
+        "Why does my sourdough bread come out so dense?",
+        "Compare PostgreSQL and MongoDB for an e-commerce backend.",
+    ]
+)
 
 
 def test_exact_fp_is_unsigned_64_bit_and_zero_for_blank() -> None:
@@ -74,7 +78,7 @@ def test_exact_fp_invariant_to_case_whitespace_and_unicode_forms() -> None:
     for v in variants:
         assert exact_fp(v) == exact_fp(a), v
     assert exact_fp("Translate to French: Hello World!") != exact_fp(a)
-    assert normalize("  Straße\nGROSS ") == "strasse gross".encode()
+    assert normalize("  Straße\nGROSS ") == b"strasse gross"
 
 
 def test_exact_fp_distinct_for_distinct_prompts() -> None:
@@ -97,9 +101,7 @@ def _families(rng: random.Random) -> dict[str, list[str]]:
         "both-qa": [f"Question: {q}\nAnswer:" for q in QUESTIONS],
         "numbered": [f"Question number {n()} about my account" for _ in range(20)],
         "quoted": [f'Rewrite "{s}" in a formal tone.' for s in SENTENCES],
-        "mcq": [
-            f"{q}\nA) {n()}\nB) {n()}\nC) {n()}\nD) {n()}\nAnswer:" for q in QUESTIONS
-        ],
+        "mcq": [f"{q}\nA) {n()}\nB) {n()}\nC) {n()}\nD) {n()}\nAnswer:" for q in QUESTIONS],
     }
 
 
@@ -112,7 +114,9 @@ def test_skeleton_collides_within_template_families() -> None:
 
 def test_skeleton_differs_across_families_and_unrelated_prompts() -> None:
     fams = _families(random.Random(4))
-    tops = {name: Counter(map(skeleton_fp, items)).most_common(1)[0][0] for name, items in fams.items()}
+    tops = {
+        name: Counter(map(skeleton_fp, items)).most_common(1)[0][0] for name, items in fams.items()
+    }
     assert len(set(tops.values())) == len(tops)
     sk = [skeleton_fp(t) for t in UNRELATED]
     assert len(set(sk)) == len(sk)

@@ -91,8 +91,7 @@ def test_prompt_words_and_absent_text() -> None:
 SYSTEMS = [
     None,
     "You are a helpful assistant.",
-    "You are an AI assistant. While performing the task think step-by-step and justify "
-    "your steps.",
+    "You are an AI assistant. While performing the task think step-by-step and justify your steps.",
     "",
 ]
 USERS = [
