@@ -14,18 +14,14 @@ Run: ``.venv/bin/python bench/linking.py [--sizes 10000 100000] [--seed 0]``.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from detector.aggregates import AccountState  # noqa: E402
-from detector.linking import LinkResult, link_accounts  # noqa: E402
-from detector.linking.synthetic import build_states, synthetic_population  # noqa: E402
+from detector.aggregates import AccountState
+from detector.linking import LinkResult, link_accounts
+from detector.linking.synthetic import build_states, synthetic_population
 
 
 def token_groupby(states: dict[str, AccountState]) -> float:

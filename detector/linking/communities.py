@@ -101,15 +101,11 @@ def label_propagation(
     return smallest[labels]
 
 
-def _split_connected(
-    nodes: np.ndarray, src: np.ndarray, dst: np.ndarray, labels: np.ndarray
-) -> np.ndarray:
+def _split_connected(n: int, src: np.ndarray, dst: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Split each label into its connected pieces (propagation can leave them apart)."""
     inside = labels[src] == labels[dst]
-    sub = LinkGraph(nodes.size, src[inside], dst[inside], np.ones(int(inside.sum())))
-    comp = sub.components()
-    # a piece is identified by (label, component); components already refine labels
-    return comp
+    sub = LinkGraph(n, src[inside], dst[inside], np.ones(int(inside.sum())))
+    return sub.components()
 
 
 def communities(
@@ -158,7 +154,7 @@ def communities(
         part = label_propagation(nodes.size, src, dst, w, iterations)
         if np.unique(part).size < 2:
             continue
-        part = _split_connected(nodes, src, dst, part)
+        part = _split_connected(nodes.size, src, dst, part)
         if modularity(src, dst, w, part) < min_modularity:
             continue
         labels[nodes] = nodes[part]

@@ -74,15 +74,14 @@ class LinkConfig:
         Significance of the binomial test of MinHash slot agreements against the
         agreement expected for independent accounts with the same activity densities.
     onset_s : float
-        Largest gap between two accounts' first requests counted as a simultaneous onset.
+        Largest gap between two accounts' first (or last) requests counted as a
+        simultaneous onset (stop); supporting evidence only.
     onset_margin_s : float
-        Onsets this close to the start of the data are not onsets (the log just began).
-    onset_max_local : int
-        An onset second shared with more accounts than this (population-wide) is a busy
-        moment, not evidence (e.g. the top of the hour).
+        Onsets (stops) this close to the start (end) of the data are not onsets (stops):
+        the log just began (ended).
     hourly_min_corr : float
         Smallest correlation of hourly activity (after removing the population's own
-        daily rhythm) that supports synchronised timing.
+        daily rhythm) recorded as supporting evidence.
     hourly_min_hours : int
         Fewest active hours both accounts need for the hourly correlation to count.
     new_model_s : float
@@ -102,6 +101,10 @@ class LinkConfig:
         weighted label propagation.
     lpa_iterations : int
         Largest number of label-propagation sweeps.
+    min_modularity : float
+        A component is split into its label-propagation communities only when that
+        partition's modularity reaches this (a campaign that is one dense block stays
+        whole; two campaigns bridged by a few chance links come apart).
     block_size : int
         Smallest cluster whose members are all blocked when it harvests (``K``).
     block_harvest : float
@@ -127,7 +130,6 @@ class LinkConfig:
     minute_alpha: float = 1e-6
     onset_s: float = 60.0
     onset_margin_s: float = 1800.0
-    onset_max_local: int = 2000
     hourly_min_corr: float = 0.8
     hourly_min_hours: int = 4
     new_model_s: float = 600.0
@@ -137,6 +139,7 @@ class LinkConfig:
     min_cluster_size: int = 3
     split_min_size: int = 8
     lpa_iterations: int = 30
+    min_modularity: float = 0.3
     block_size: int = 5
     block_harvest: float = 0.5
     review_harvest: float = 0.3

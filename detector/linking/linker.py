@@ -98,7 +98,12 @@ def link_accounts(
 
     t = time.perf_counter()
     graph = LinkGraph(prof.size, evidence.a, evidence.b, evidence.weight)
-    labels = communities(graph, split_min_size=cfg.split_min_size, iterations=cfg.lpa_iterations)
+    labels = communities(
+        graph,
+        split_min_size=cfg.split_min_size,
+        iterations=cfg.lpa_iterations,
+        min_modularity=cfg.min_modularity,
+    )
     timings["communities_s"] = time.perf_counter() - t
 
     t = time.perf_counter()

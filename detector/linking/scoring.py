@@ -10,7 +10,8 @@ The **harvest score** in [0, 1] is a noisy-OR of ramps over output-harvesting an
 probing signals (chain-of-thought elicitation, long and length-cut outputs, reasoning
 tokens, large ``max_tokens``, ``n > 1``, top-logprobs, ``logit_bias``, tiny probes),
 damped by the signals of legitimate look-alikes (multiple-choice evaluations,
-short-answer formats, tool-using agents). The same function scores each member alone,
+short-answer formats, tool-using agents, greedy decoding at temperature 0 as evaluation
+harnesses and batch jobs run). The same function scores each member alone,
 so a cluster also knows the share of its members that are individually suspicious.
 
 Action: ``block`` when at least ``block_size`` coordinated accounts harvest
@@ -52,8 +53,14 @@ LEGIT_SIGNALS: dict[str, tuple[str, float, float]] = {
     "mcq_share": ("n_mcq", 0.3, 0.7),
     "short_answer_share": ("n_short_answer", 0.3, 0.7),
     "tools_share": ("n_tools", 0.3, 0.7),
+    "temp0_share": ("n_temp0", 0.5, 0.95),
 }
 LEGIT_DAMPING = 0.8
+# Greedy decoding (temperature 0) is what evaluation harnesses and batch jobs do; a
+# harvesting operation can copy it, so among many accounts it damps the harvest less.
+GREEDY_SIGNAL = "temp0_share"
+GREEDY_LARGE_CLUSTER = 20
+GREEDY_LARGE_DAMPING = 0.4
 
 
 def _ramp(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -88,27 +95,34 @@ def ratios(counts: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def harvest_scores(counts: np.ndarray) -> np.ndarray:
+def harvest_scores(counts: np.ndarray, accounts: int = 1) -> np.ndarray:
     """Harvest score in [0, 1] per row of additive counters.
 
     Parameters
     ----------
     counts : numpy.ndarray
         ``(rows, len(ADDITIVE))`` counters.
+    accounts : int
+        Accounts behind each row (1 for a member, the size for a cluster).
 
     Returns
     -------
     numpy.ndarray
-        Noisy-OR of the harvest ramps, damped by the strongest look-alike signal.
+        Noisy-OR of the harvest ramps, damped by the strongest look-alike signal
+        (multiple-choice, short-answer, tool use, greedy decoding; greedy decoding damps
+        a cluster of ``GREEDY_LARGE_CLUSTER`` or more accounts only half as much).
     """
     r = ratios(counts)
     survive = np.ones(np.atleast_2d(counts).shape[0])
     for name, (_num, _den, lo, hi, weight) in HARVEST_SIGNALS.items():
         survive *= 1.0 - weight * _ramp(r[name], lo, hi)
-    legit = np.zeros_like(survive)
+    damping = np.zeros_like(survive)
     for name, (_num, lo, hi) in LEGIT_SIGNALS.items():
-        legit = np.maximum(legit, _ramp(r[name], lo, hi))
-    return (1.0 - survive) * (1.0 - LEGIT_DAMPING * legit)
+        weight = LEGIT_DAMPING
+        if name == GREEDY_SIGNAL and accounts >= GREEDY_LARGE_CLUSTER:
+            weight = GREEDY_LARGE_DAMPING
+        damping = np.maximum(damping, weight * _ramp(r[name], lo, hi))
+    return (1.0 - survive) * (1.0 - damping)
 
 
 @dataclass(slots=True)
@@ -190,8 +204,8 @@ def score_cluster(
     r = {k: float(v[0]) for k, v in ratios(counts).items()}
     distinct_prompts = _merged_count([st.sketches["prompt"] for st in member_states])
     distinct_templates = _merged_count([st.sketches["skeleton"] for st in member_states])
-    harvest = float(harvest_scores(counts)[0])
     size = len(members)
+    harvest = float(harvest_scores(counts, accounts=size)[0])
     n_edges = max(edge_weight.size, 1)
     has = edge_kinds > 0
     mean_weight = float(edge_weight.mean()) if edge_weight.size else 0.0

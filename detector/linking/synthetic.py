@@ -54,7 +54,7 @@ class AccountSpec:
         System prompt fingerprint.
     model : str
         Model name.
-    cot_share, mcq_share, tools_share, logprobs_share : float
+    cot_share, mcq_share, tools_share, logprobs_share, temp0_share : float
         Shares of requests with each property.
     completion_mean : float
         Mean completion tokens.
@@ -77,6 +77,7 @@ class AccountSpec:
     mcq_share: float = 0.0
     tools_share: float = 0.0
     logprobs_share: float = 0.0
+    temp0_share: float = 0.0
     completion_mean: float = 300.0
     end_users: int = 0
     distinct_prompt_ratio: float = 0.9
@@ -146,6 +147,7 @@ def build_states(specs: list[AccountSpec]) -> dict[str, AccountState]:
     table[:, _IDX["sum_cot_score"]] = per_account("cot_share") * n * 0.8
     table[:, _IDX["n_mcq"]] = np.round(per_account("mcq_share") * n)
     table[:, _IDX["n_tools"]] = np.round(per_account("tools_share") * n)
+    table[:, _IDX["n_temp0"]] = np.round(per_account("temp0_share") * n)
     lp = np.round(per_account("logprobs_share") * n)
     table[:, _IDX["n_logprobs"]] = lp
     table[:, _IDX["n_top_logprobs_ge5"]] = lp

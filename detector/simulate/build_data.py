@@ -38,7 +38,7 @@ __all__ = ["build", "main"]
 DATA_DIR = Path(__file__).resolve().parent / "data"
 _SEED = 20261101
 # Characters kept per prompt; longer prompts are cut at a word boundary.
-_MAX_CHARS = 1400
+_MAX_CHARS = 1000
 _CHARS_PER_TOKEN = 4.0
 QUANTILE_GRID = np.linspace(0.0, 1.0, 201)
 

@@ -155,7 +155,7 @@ def load_pack(path: str | None = None) -> PromptPack:
     return PromptPack(pools=tuple(pools))
 
 
-def mcq_prompt(question: str, options: list[str], correct: int) -> str:
+def mcq_prompt(question: str, options: list[str]) -> str:
     """Render a four-option multiple-choice item the way eval harnesses do.
 
     Parameters
@@ -164,14 +164,11 @@ def mcq_prompt(question: str, options: list[str], correct: int) -> str:
         The stem.
     options : list of str
         Four option texts.
-    correct : int
-        Index of the right option (not shown; kept for symmetry with the harness).
 
     Returns
     -------
     str
     """
-    del correct
     letters = "ABCD"
     body = "\n".join(f"{letters[i]}. {opt}" for i, opt in enumerate(options))
     return (

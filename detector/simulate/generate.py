@@ -143,7 +143,9 @@ def _plan(config: SimConfig, scale: float) -> Simulation:
             continue
         blocks.append(plan_account(np.random.default_rng([config.seed, 1, a.index]), a, ctx))
     for c, camp in enumerate(campaigns):
-        blocks.append(plan_campaign(np.random.default_rng([config.seed, 2, c]), camp, accounts, ctx))
+        blocks.append(
+            plan_campaign(np.random.default_rng([config.seed, 2, c]), camp, accounts, ctx)
+        )
     ev = concat_blocks(blocks)
     keep = (ev["ts"] >= ctx.start) & (ev["ts"] < ctx.end)
     order = np.lexsort((ev["acct"], ev["ts"]))
@@ -254,6 +256,7 @@ def write_simulation(
     fmt: str = "litellm",
     compress_level: int = 6,
     progress: Any = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Write the events in one format plus the labels and meta sidecars.
 
@@ -269,6 +272,8 @@ def write_simulation(
         gzip level (1 fastest .. 9 smallest).
     progress : callable, optional
         Called as ``progress(done, total)`` after each chunk.
+    workers : int
+        Rendering processes (output bytes do not depend on it).
 
     Returns
     -------
@@ -279,7 +284,9 @@ def write_simulation(
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    n, size = writers.write_events(sim, out, fmt, compress_level=compress_level, progress=progress)
+    n, size = writers.write_events(
+        sim, out, fmt, compress_level=compress_level, progress=progress, workers=workers
+    )
     stem = output_stem(out)
     labels = stem.with_name(stem.name + ".labels.csv")
     buf = io.StringIO()

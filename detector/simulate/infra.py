@@ -73,7 +73,9 @@ def _region(tz_hours: float) -> str:
     return "asia"
 
 
-def random_ips(rng: np.random.Generator, prefixes: tuple[str, ...] | list[str], k: int) -> list[str]:
+def random_ips(
+    rng: np.random.Generator, prefixes: tuple[str, ...] | list[str], k: int
+) -> list[str]:
     """Draw ``k`` host addresses, each from a random prefix of ``prefixes``.
 
     Parameters
@@ -236,7 +238,10 @@ def make_client(rng: np.random.Generator, family: str) -> Client:
             ("sec-fetch-dest", "empty"),
             ("referer", "https://chat.example.app/"),
             ("accept-encoding", "gzip, deflate, br, zstd"),
-            ("accept-language", pick(("en-US,en;q=0.9", "en-GB,en;q=0.8", "de-DE,de;q=0.9,en;q=0.7"))),
+            (
+                "accept-language",
+                pick(("en-US,en;q=0.9", "en-GB,en;q=0.8", "de-DE,de;q=0.9,en;q=0.7")),
+            ),
         )
         return Client(ua, headers)
     ua = pick(GENERIC_CLIENTS) if family == "generic" else family

@@ -240,6 +240,7 @@ class Context:
     tmpl_index: dict[str, list[int]] = field(default_factory=dict)
     bias_tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     followup_tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    hh_followups: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
 
     @property
     def end(self) -> float:
@@ -285,6 +286,9 @@ class Context:
         )
         ctx.tmpl_tokens[ctx.tmpl_index["eval"][3]] = 45  # MCQ wrapper and four options
         ctx.followup_tokens = np.array([C.estimate_tokens(t) for t in C.FOLLOWUPS], np.int32)
+        ctx.hh_followups = np.array(
+            [len(f) for f in pack.by_name("hh_rlhf").extra["followups"]], dtype=np.int32
+        )
         brng = np.random.default_rng(1234567)
         ctx.bias_tokens = brng.integers(10, 199_000, size=1 << 16).astype(np.int32)
         return ctx
@@ -391,7 +395,6 @@ def finalize_tokens(
     rng: np.random.Generator,
     b: Block,
     visible: np.ndarray,
-    sys_extra: np.ndarray | None = None,
 ) -> None:
     """Fill ``ctok``, ``rtok``, ``finish`` and latencies from the visible answer length.
 
@@ -403,6 +406,13 @@ def finalize_tokens(
         return
     model = b["model"].astype(np.int64)
     reasoning = np.array([m.reasoning for m in MODELS])[model]
+    if reasoning.any():
+        # reasoning models reject sampling parameters, logprobs and logit_bias: clients drop them
+        b["temp"][reasoning] = np.nan
+        b["top_p"][reasoning] = np.nan
+        b["lp"][reasoning] = False
+        b["tlp"][reasoning] = 0
+        b["lb"][reasoning] = 0
     vis = np.maximum(np.rint(visible), 1).astype(np.int64)
     rtok = np.where(reasoning, np.rint(vis * rng.uniform(0.3, 2.5, n)), 0).astype(np.int64)
     nn = b["n"].astype(np.int64)
@@ -420,7 +430,6 @@ def finalize_tokens(
     ttft = ttft + b["ptok"] / 40000.0 + rtok / tps
     b["ttft"] = ttft.astype(np.float32)
     b["lat"] = (ttft + (per_choice - rtok) / tps + rng.uniform(0.005, 0.03, n)).astype(np.float32)
-    del sys_extra
 
 
 def base_prompt_tokens(ctx: Context, b: Block) -> np.ndarray:
@@ -476,7 +485,9 @@ def _failures(rng: np.random.Generator, b: Block, p_rate: float, p_unknown: floa
     b["status"] = status
 
 
-def _end_user_zipf(rng: np.random.Generator, n_users: int, size: int, a: float = 1.15) -> np.ndarray:
+def _end_user_zipf(
+    rng: np.random.Generator, n_users: int, size: int, a: float = 1.15
+) -> np.ndarray:
     ranks = np.arange(1, n_users + 1, dtype=np.float64)
     p = ranks**-a
     perm = rng.permutation(n_users)
@@ -549,7 +560,7 @@ _TEAM_WORDS = ("Core", "Platform", "Research", "Data", "Apps", "Growth", "Labs",
 _TZS = (-8.0, -7.0, -6.0, -5.0, -5.0, -3.0, 0.0, 1.0, 1.0, 2.0, 3.0, 5.5, 8.0, 8.0, 9.0, 10.0)
 
 
-def _identity(rng: np.random.Generator, index: int) -> dict[str, Any]:
+def _identity(rng: np.random.Generator) -> dict[str, Any]:
     placement = _weighted(rng, {"org": 0.8, "team": 0.12, "user": 0.08}, 1)[0]
     org = f"org-{_hex(rng, 10)}"
     team = f"team-{_hex(rng, 8)}"
@@ -569,12 +580,13 @@ def _identity(rng: np.random.Generator, index: int) -> dict[str, Any]:
         ident = dict(account_id=user, org_id=None, org_alias=None, team_id=None, user_id=user)
     ident["team_alias"] = f"{word} {_hex(rng, 3)}" if ident["team_id"] else None
     ident["placement"] = placement
-    del index
     return ident
 
 
 def _keys(rng: np.random.Generator, k: int) -> tuple[list[str], list[str], list[str]]:
-    alphabet = np.frombuffer(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "S1")
+    alphabet = np.frombuffer(
+        b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "S1"
+    )
     keys, hashes, aliases = [], [], []
     for _ in range(k):
         key = "sk-" + b"".join(alphabet[rng.integers(0, len(alphabet), 40)]).decode()
@@ -584,7 +596,9 @@ def _keys(rng: np.random.Generator, k: int) -> tuple[list[str], list[str], list[
     return keys, hashes, aliases
 
 
-def _network(rng: np.random.Generator, kind: str, tz: float) -> tuple[list[str], list[infra.Client]]:
+def _network(
+    rng: np.random.Generator, kind: str, tz: float
+) -> tuple[list[str], list[infra.Client]]:
     res = infra.residential_prefixes(tz)
     dc = infra.DATACENTER_PREFIXES
 
@@ -601,7 +615,9 @@ def _network(rng: np.random.Generator, kind: str, tz: float) -> tuple[list[str],
     if kind in ("saas", "reseller"):
         sub = [dc[int(rng.integers(len(dc)))] for _ in range(int(rng.integers(1, 3)))]
         n = int(rng.integers(6, 31)) if kind == "saas" else int(rng.integers(3, 11))
-        f = fam({"openai-python-async": 0.4, "openai-js": 0.35, "okhttp/4.12.0": 0.1, "generic": 0.15})
+        f = fam(
+            {"openai-python-async": 0.4, "openai-js": 0.35, "okhttp/4.12.0": 0.1, "generic": 0.15}
+        )
         return infra.random_ips(rng, sub, n), [client(f)]
     if kind == "batch":
         f = fam({"openai-python": 0.5, "generic": 0.5})
@@ -625,7 +641,7 @@ def _network(rng: np.random.Generator, kind: str, tz: float) -> tuple[list[str],
 
 
 def _account(rng: np.random.Generator, index: int, kind: str) -> Account:
-    ident = _identity(rng, index)
+    ident = _identity(rng)
     tz = float(_choice(rng, _TZS))
     n_keys = 1
     if kind in ("saas", "batch", "eval", "coding_agent", "reseller", "cot_harvest"):
@@ -647,7 +663,9 @@ def _account(rng: np.random.Generator, index: int, kind: str) -> Account:
     )
     if kind in ("saas", "reseller"):
         acct.end_user_prefix = _choice(rng, ("usr_", "cust-", "u-", "member_", "uid:"))
-        acct.n_end_users = int(rng.integers(150, 1500)) if kind == "saas" else int(rng.integers(200, 800))
+        acct.n_end_users = (
+            int(rng.integers(150, 1500)) if kind == "saas" else int(rng.integers(200, 800))
+        )
     elif kind == "chat" and rng.random() < 0.25:
         acct.end_user_prefix = _choice(rng, ("", "user-", "me-"))
         acct.n_end_users = 1
@@ -674,7 +692,12 @@ def _campaign(rng: np.random.Generator, cid: str, members: list[int], ctx: Conte
     focus = _choice(rng, ("math", "instruct", "code"))
     pool_mix = {
         "math": {"gsm8k_train": 0.6, "math": 0.4},
-        "instruct": {"gpteacher_roleplay": 0.2, "wizardlm_evol": 0.1, "openorca": 0.3, "sharegpt": 0.4},
+        "instruct": {
+            "gpteacher_roleplay": 0.2,
+            "wizardlm_evol": 0.1,
+            "openorca": 0.3,
+            "sharegpt": 0.4,
+        },
         "code": {"gpteacher_code": 0.8, "gpteacher_tool": 0.2},
     }[focus]
     tids = ctx.tmpl_index["hydra"]
@@ -694,9 +717,9 @@ def _campaign(rng: np.random.Generator, cid: str, members: list[int], ctx: Conte
         params={
             "temp": float(_choice(rng, (0.7, 0.8, 1.0))),
             "maxt": int(_choice(rng, (2048, 4096, 4096, 8192))),
-            "daily": float(rng.uniform(8.0, 16.0)),
-            "on_minutes": float(rng.uniform(6.0, 20.0)),
-            "period_h": float(rng.uniform(1.5, 3.0)),
+            "daily": float(rng.uniform(6.0, 12.0)),
+            "on_minutes": float(rng.uniform(2.0, 6.0)),
+            "period_h": float(rng.uniform(3.0, 6.0)),
             "focus": focus,
         },
     )
@@ -739,9 +762,11 @@ def build_population(
     campaigns: list[Campaign] = []
     if hydra:
         n_camp = max(1, min(len(hydra) // 20, max(3, int(np.ceil(len(hydra) / 60)))))
-        extra = rng.multinomial(len(hydra) - 20 * n_camp, [1.0 / n_camp] * n_camp) if len(
-            hydra
-        ) >= 20 * n_camp else None
+        extra = (
+            rng.multinomial(len(hydra) - 20 * n_camp, [1.0 / n_camp] * n_camp)
+            if len(hydra) >= 20 * n_camp
+            else None
+        )
         sizes = [20 + int(e) for e in extra] if extra is not None else [len(hydra)]
         pos = 0
         for c, size in enumerate(sizes):
@@ -757,7 +782,7 @@ def build_population(
                 a.clients = [camp.client]
         # at the release, most campaigns move to the new model together
         order = rng.permutation(len(campaigns))
-        n_switch = max(1, int(round(len(campaigns) * 2 / 3)))
+        n_switch = max(1, round(len(campaigns) * 2 / 3))
         for i in order[:n_switch]:
             campaigns[int(i)].switches = True
     return accounts, campaigns
@@ -785,7 +810,9 @@ def _chat_like(
     rate = rate * active[day_idx]
     starts = gamma_renewal(rng, edges, rate, cv=1.0)
     starts = _ensure_one(rng, ctx, starts, a.tz)
-    ts, sess, turn = session_arrivals(rng, starts, turns_mean, gap_median_s=float(rng.uniform(25, 90)))
+    ts, sess, turn = session_arrivals(
+        rng, starts, turns_mean, gap_median_s=float(rng.uniform(25, 90))
+    )
     keep = ts < ctx.end
     ts, sess, turn = ts[keep], sess[keep], turn[keep]
     n = len(ts)
@@ -798,12 +825,11 @@ def _chat_like(
     # follow-up turns: the source's next turn where it has one, else a generic follow-up
     fup = np.where(turn > 0, rng.integers(0, len(C.FOLLOWUPS), n), -1).astype(np.int16)
     hh, mt = C.PromptPack.pool_id("hh_rlhf"), C.PromptPack.pool_id("mt_bench")
-    src = (turn > 0) & ((b["pool"] == mt) & (turn == 1) | (b["pool"] == hh))
-    if src.any():
-        fl = ctx.pack.by_name("hh_rlhf").extra["followups"]
-        for i in np.flatnonzero(src):
-            if b["pool"][i] == mt or turn[i] - 1 < len(fl[b["item"][i]]):
-                fup[i] = FUP_SOURCE
+    n_follow = ctx.hh_followups[np.where(b["pool"] == hh, b["item"], 0)]
+    src = (turn > 0) & (
+        ((b["pool"] == mt) & (turn == 1)) | ((b["pool"] == hh) & (turn - 1 < n_follow))
+    )
+    fup[src] = FUP_SOURCE
     b["fup"] = fup
     return b
 
@@ -834,10 +860,16 @@ def plan_chat(
     rng: np.random.Generator, a: Account, ctx: Context, sessions_per_day: float | None = None
 ) -> Block:
     """Human users of a chat app: sessions, diurnal, varied prompts and parameters."""
-    spd = float(np.clip(rng.lognormal(np.log(1.1), 0.7), 0.15, 8.0))
+    spd = float(np.clip(rng.lognormal(np.log(0.9), 0.7), 0.15, 8.0))
     if sessions_per_day is not None:
         spd = sessions_per_day
-    mix = {"sharegpt": 0.4, "arena_hard": 0.12, "alpaca_eval": 0.16, "hh_rlhf": 0.22, "mt_bench": 0.1}
+    mix = {
+        "sharegpt": 0.4,
+        "arena_hard": 0.12,
+        "alpaca_eval": 0.16,
+        "hh_rlhf": 0.22,
+        "mt_bench": 0.1,
+    }
     b = _chat_like(rng, ctx, a, spd, float(rng.uniform(2.0, 4.5)), mix)
     n = len(b["ts"])
     if rng.random() < 0.45:
@@ -866,7 +898,7 @@ def _ip_weights(k: int) -> np.ndarray:
 def plan_saas(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
     """A SaaS back end: one system prompt, many end users, 24/7 with diurnal modulation."""
     prof = ctx.traces.diurnal_clients[int(rng.integers(len(ctx.traces.diurnal_clients)))]
-    daily = float(rng.lognormal(np.log(30.0), 0.5))
+    daily = float(rng.lognormal(np.log(32.0), 0.7))
     edges, rate = _rate_grid(ctx, daily, prof, tz=a.tz, floor=0.15)
     cv = float(np.clip(ctx.traces.sample(rng, "servegen_client_cv", 1)[0], 0.6, 3.0))
     ts = _ensure_one(rng, ctx, gamma_renewal(rng, edges, rate, cv), a.tz)
@@ -903,7 +935,7 @@ def plan_saas(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
 def plan_batch(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
     """A nightly batch job: one template, temperature 0, short outputs, fixed hour, regular."""
     hour_utc = (float(rng.choice([0.0, 1.0, 2.0, 2.5, 3.0, 4.0])) - a.tz) % 24.0
-    items = max(5, int(rng.lognormal(np.log(25.0), 0.5) * ctx.scale))
+    items = max(5, int(rng.lognormal(np.log(16.0), 0.5) * ctx.scale))
     cv = float(np.clip(ctx.traces.quantile("servegen_client_cv", rng.uniform(0.0, 0.1)), 0.12, 0.6))
     gap = float(rng.uniform(0.8, 3.0))
     times = []
@@ -919,7 +951,9 @@ def plan_batch(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
     b = empty_block(n)
     b["ts"] = ts
     b["tmpl"][:] = _choice(rng, ctx.tmpl_index["batch"])
-    b["pool"], b["item"] = _prompts(rng, ctx, {"sharegpt": 0.5, "hh_rlhf": 0.3, "alpaca_eval": 0.2}, n)
+    b["pool"], b["item"] = _prompts(
+        rng, ctx, {"sharegpt": 0.5, "hh_rlhf": 0.3, "alpaca_eval": 0.2}, n
+    )
     b["temp"][:] = 0.0
     b["maxt"][:] = int(_choice(rng, (16, 32, 64, 128, 256)))
     if rng.random() < 0.5:
@@ -941,11 +975,13 @@ def _mcq_capable(ctx: Context) -> np.ndarray:
 
 def plan_eval(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
     """An evaluation harness: one or two bounded benchmark runs, temperature 0."""
-    bench = str(_weighted(rng, {"gsm8k_cot": 0.3, "math_cot": 0.25, "mt_bench": 0.15, "mcq": 0.3}, 1)[0])
+    bench = str(
+        _weighted(rng, {"gsm8k_cot": 0.3, "math_cot": 0.25, "mt_bench": 0.1, "mcq": 0.35}, 1)[0]
+    )
     n_runs = int(rng.choice([1, 2], p=[0.45, 0.55]))
     blocks = []
     eval_t = ctx.tmpl_index["eval"]
-    run_model = int(_choice(rng, (M_MINI, M_4O, M_4O, M_O3)))
+    run_model = int(_choice(rng, (M_MINI, M_4O, M_4O) if bench == "mcq" else (M_MINI, M_4O, M_O3)))
     for r in range(n_runs):
         day = float(rng.uniform(0.0, max(ctx.days - 0.3, 0.05)))
         t0 = ctx.start + np.floor(day) * 86400.0 + ((rng.uniform(9.0, 17.0) - a.tz) % 24.0) * 3600.0
@@ -959,11 +995,14 @@ def plan_eval(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
             items = np.arange(80)
         else:
             pool_n = (
-                len(_mcq_capable(ctx)) if bench == "mcq"
+                len(_mcq_capable(ctx))
+                if bench == "mcq"
                 else len(ctx.pack.by_name("gsm8k_test" if bench == "gsm8k_cot" else "math"))
             )
-            size = int(min(pool_n, max(20, rng.lognormal(np.log(70.0), 0.4) * ctx.scale)))
-            first = int(a.params.setdefault("first_item", int(rng.integers(0, max(1, pool_n - size)))))
+            size = int(min(pool_n, max(20, rng.lognormal(np.log(50.0), 0.4) * ctx.scale)))
+            first = int(
+                a.params.setdefault("first_item", int(rng.integers(0, max(1, pool_n - size))))
+            )
             items = np.arange(first, first + size) % pool_n
         rate = float(rng.uniform(0.4, 3.0))
         cv = float(rng.uniform(0.3, 0.8))
@@ -997,7 +1036,7 @@ def plan_eval(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
         b["temp"][:] = 0.0
         if rng.random() < 0.3:
             b["seed"][:] = 0
-        b["model"][:] = M_NEXT if (r == 1 and t0 >= ctx.release) else run_model
+        b["model"][:] = M_NEXT if (r == 1 and t0 >= ctx.release and bench != "mcq") else run_model
         blocks.append(b)
     b = concat_blocks(blocks)
     keep = b["ts"] < ctx.end
@@ -1020,10 +1059,12 @@ def plan_eval(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
 def plan_coding_agent(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
     """A coding agent: working-hours sessions of fast tool loops over a long shared context."""
     prof = _profile_bins(human_profile, evening=0.3)
-    spd = float(rng.uniform(0.6, 1.8))
+    spd = float(rng.uniform(0.4, 1.2))
     edges, rate = _rate_grid(ctx, spd, prof, tz=a.tz)
     starts = _ensure_one(rng, ctx, gamma_renewal(rng, edges, rate, cv=1.0), a.tz)
-    ts, sess, turn = session_arrivals(rng, starts, float(rng.uniform(8, 25)), float(rng.uniform(4, 12)), 0.7, 60)
+    ts, sess, turn = session_arrivals(
+        rng, starts, float(rng.uniform(8, 25)), float(rng.uniform(4, 12)), 0.7, 60
+    )
     keep = ts < ctx.end
     ts, sess, turn = ts[keep], sess[keep], turn[keep]
     n = len(ts)
@@ -1096,14 +1137,18 @@ _COT_MIX = {
 }
 
 
-def _harvest_times(rng: np.random.Generator, ctx: Context, a: Account, daily: float, cv: float) -> np.ndarray:
+def _harvest_times(
+    rng: np.random.Generator, ctx: Context, a: Account, daily: float, cv: float
+) -> np.ndarray:
     """24/7 automated sending, flat or slightly modulated, regular gaps."""
     prof = _profile_bins(human_profile, evening=1.0, night=float(rng.uniform(0.6, 1.0)))
     edges, rate = _rate_grid(ctx, daily, prof, tz=a.tz)
     return _ensure_one(rng, ctx, gamma_renewal(rng, edges, rate, cv), a.tz)
 
 
-def _cot_rows(rng: np.random.Generator, ctx: Context, b: Block, a: Account, mix: dict[str, float]) -> np.ndarray:
+def _cot_rows(
+    rng: np.random.Generator, ctx: Context, b: Block, a: Account, mix: dict[str, float]
+) -> np.ndarray:
     """Fill CoT-harvest columns; return the visible answer lengths."""
     n = len(b["ts"])
     b["pool"], b["item"] = _prompts(rng, ctx, mix, n)
@@ -1111,7 +1156,9 @@ def _cot_rows(rng: np.random.Generator, ctx: Context, b: Block, a: Account, mix:
     sys_share = a.params.setdefault("sys_share", float(rng.uniform(0.4, 1.0)))
     with_sys = rng.random(n) < sys_share
     b["sysp"] = np.where(with_sys, use_sys, -1).astype(np.int32)
-    b["tmpl"] = np.where(with_sys, -1, rng.choice(ctx.tmpl_index["cot_suffix"], size=n)).astype(np.int16)
+    b["tmpl"] = np.where(with_sys, -1, rng.choice(ctx.tmpl_index["cot_suffix"], size=n)).astype(
+        np.int16
+    )
     maxt = a.params.setdefault("cot_maxt", int(_choice(rng, (4096, 4096, 8192, 16384))))
     b["maxt"][:] = maxt
     b["temp"][:] = np.float32(a.params.setdefault("cot_temp", _choice(rng, (0.7, 0.8, 1.0))))
@@ -1123,7 +1170,7 @@ def _cot_rows(rng: np.random.Generator, ctx: Context, b: Block, a: Account, mix:
 
 def plan_cot_harvest(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
     """Blatant chain-of-thought harvesting: long outputs, high sustained regular volume."""
-    ts = _harvest_times(rng, ctx, a, float(rng.uniform(50, 100)), float(rng.uniform(0.25, 0.6)))
+    ts = _harvest_times(rng, ctx, a, float(rng.uniform(35, 70)), float(rng.uniform(0.25, 0.6)))
     n = len(ts)
     b = empty_block(n)
     b["ts"] = ts
@@ -1143,12 +1190,19 @@ def plan_cot_harvest(rng: np.random.Generator, a: Account, ctx: Context) -> Bloc
 
 def plan_logprob_harvest(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
     """Logprob harvesting: top_logprobs 5-20 on many diverse prompts at high volume."""
-    ts = _harvest_times(rng, ctx, a, float(rng.uniform(40, 80)), float(rng.uniform(0.4, 1.0)))
+    ts = _harvest_times(rng, ctx, a, float(rng.uniform(30, 60)), float(rng.uniform(0.4, 1.0)))
     n = len(ts)
     b = empty_block(n)
     b["ts"] = ts
-    mix = {"sharegpt": 0.3, "alpaca_eval": 0.15, "arena_hard": 0.15, "gpteacher_code": 0.1,
-           "openorca": 0.15, "gpteacher_roleplay": 0.1, "wizardlm_evol": 0.05}
+    mix = {
+        "sharegpt": 0.3,
+        "alpaca_eval": 0.15,
+        "arena_hard": 0.15,
+        "gpteacher_code": 0.1,
+        "openorca": 0.15,
+        "gpteacher_roleplay": 0.1,
+        "wizardlm_evol": 0.05,
+    }
     b["pool"], b["item"] = _prompts(rng, ctx, mix, n)
     b["lp"][:] = True
     top = int(_choice(rng, (5, 10, 20, 20)))
@@ -1172,7 +1226,9 @@ def plan_logit_bias_probe(rng: np.random.Generator, a: Account, ctx: Context) ->
     prof = _profile_bins(human_profile, evening=0.8, night=0.3)
     edges, rate = _rate_grid(ctx, float(rng.uniform(0.3, 0.8)), prof, tz=a.tz)
     starts = _ensure_one(rng, ctx, gamma_renewal(rng, edges, rate, cv=1.0), a.tz)
-    ts, _, _ = session_arrivals(rng, starts, float(rng.uniform(50, 110)), float(rng.uniform(0.4, 2.0)), 0.35, 400)
+    ts, _, _ = session_arrivals(
+        rng, starts, float(rng.uniform(30, 70)), float(rng.uniform(0.4, 2.0)), 0.35, 400
+    )
     ts = np.sort(ts[ts < ctx.end])
     n = len(ts)
     b = empty_block(n)
@@ -1192,7 +1248,9 @@ def plan_logit_bias_probe(rng: np.random.Generator, a: Account, ctx: Context) ->
         b["tlp"][:] = 5
     b["model"] = assign_models(rng, ts, {M_4O: 0.6, M_MINI: 0.4}, float("inf"), 0.0)
     b["ip"] = rng.integers(0, len(a.ips), n).astype(np.int16)
-    b["ptok"] = (np.array([C.estimate_tokens(p) for p in C.PROBE_PROMPTS])[which] + 7).astype(np.int32)
+    b["ptok"] = (np.array([C.estimate_tokens(p) for p in C.PROBE_PROMPTS])[which] + 7).astype(
+        np.int32
+    )
     finalize_tokens(rng, b, np.ones(n))
     _failures(rng, b, float(rng.uniform(0.005, 0.03)), 0.0)
     return b
@@ -1200,7 +1258,7 @@ def plan_logit_bias_probe(rng: np.random.Generator, a: Account, ctx: Context) ->
 
 def plan_math_harvest(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
     """Math reasoning harvesting: GSM8K train + MATH with show-all-steps, narrow topic."""
-    ts = _harvest_times(rng, ctx, a, float(rng.uniform(45, 90)), float(rng.uniform(0.3, 0.8)))
+    ts = _harvest_times(rng, ctx, a, float(rng.uniform(30, 60)), float(rng.uniform(0.3, 0.8)))
     n = len(ts)
     b = empty_block(n)
     b["ts"] = ts
@@ -1210,7 +1268,9 @@ def plan_math_harvest(rng: np.random.Generator, a: Account, ctx: Context) -> Blo
     focus_items = np.flatnonzero([t in focus for t in math_pool.extra["type"]])
     gsm_share = float(rng.uniform(0.2, 0.8))
     use_gsm = rng.random(n) < gsm_share
-    b["pool"] = np.where(use_gsm, C.PromptPack.pool_id("gsm8k_train"), C.PromptPack.pool_id("math")).astype(np.int8)
+    b["pool"] = np.where(
+        use_gsm, C.PromptPack.pool_id("gsm8k_train"), C.PromptPack.pool_id("math")
+    ).astype(np.int8)
     b["item"] = np.where(
         use_gsm,
         rng.integers(0, len(ctx.pack.by_name("gsm8k_train")), n),
@@ -1258,7 +1318,7 @@ def plan_mixed(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
 def plan_reseller(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
     """A reseller proxy: many end users, mostly chat, a few end users harvesting CoT at volume."""
     prof = ctx.traces.diurnal_clients[int(rng.integers(len(ctx.traces.diurnal_clients)))]
-    daily = float(rng.uniform(30, 55))
+    daily = float(rng.uniform(25, 45))
     edges, rate = _rate_grid(ctx, daily, prof, tz=a.tz, floor=0.2)
     ts = gamma_renewal(rng, edges, rate, float(rng.uniform(0.9, 1.8)))
     n = len(ts)
@@ -1358,26 +1418,37 @@ def plan_campaign(
     p = camp.params
     period = p["period_h"] * 3600.0
     on = p["on_minutes"] * 60.0
-    # campaign-wide on-windows: [w, w + on), every `period` seconds (+- jitter), 24/7
+    switch_at = float("inf")
+    if camp.switches and ctx.release < ctx.end:
+        switch_at = ctx.release + rng.uniform(2.0, 15.0) * 60.0
+    # campaign-wide on-windows [w, w + on), every `period` seconds (+- 20 %), 24/7; the
+    # operator re-launches the fleet right after switching it to the new model
     windows = []
     t = camp.onset
     while t < ctx.end:
         windows.append(t)
         t += period * rng.uniform(0.8, 1.2)
+    if np.isfinite(switch_at):
+        windows = sorted(
+            [w for w in windows if not switch_at - on <= w < switch_at + on] + [switch_at]
+        )
     windows_arr = np.asarray(windows)
-    switch_at = float("inf")
-    if camp.switches and ctx.release < ctx.end:
-        switch_at = ctx.release + rng.uniform(2.0, 15.0) * 60.0
+    forced = np.zeros(len(windows_arr), dtype=bool)
+    forced[0] = True  # simultaneous onset: every member fires in the first window
+    forced[windows_arr == switch_at] = True
     per_window = p["daily"] * ctx.scale * period / 86400.0
     blocks = []
     for m in camp.members:
         a = accounts[m]
         mrng = np.random.default_rng(rng.integers(0, 2**63))
-        delay = mrng.uniform(0.0, 180.0)  # simultaneous onset, staggered by at most 3 min
         counts = mrng.poisson(per_window, size=len(windows_arr))
+        counts[forced] = np.maximum(counts[forced], 1)
         ts = np.concatenate(
-            [w + delay + np.sort(mrng.uniform(0.0, on, c)) for w, c in zip(windows_arr, counts, strict=True)]
-        ) if counts.sum() else np.array([camp.onset + delay])
+            [
+                w + np.sort(mrng.uniform(0.0, on, c))
+                for w, c in zip(windows_arr, counts, strict=True)
+            ]
+        )
         ts = ts[(ts >= ctx.start) & (ts < ctx.end)]
         n = len(ts)
         b = empty_block(n)
@@ -1388,7 +1459,7 @@ def plan_campaign(
         b["temp"][:] = p["temp"]
         b["maxt"][:] = p["maxt"]
         model = np.full(n, camp.model, np.int8)
-        model[ts >= switch_at + mrng.uniform(0.0, 90.0)] = M_NEXT
+        model[ts >= switch_at] = M_NEXT
         b["model"] = model
         b["ip"] = mrng.integers(0, len(a.ips), n).astype(np.int16)
         b["ptok"] = base_prompt_tokens(ctx, b)

@@ -44,7 +44,9 @@ class TraceShapes:
     diurnal_total: np.ndarray
     diurnal_clients: np.ndarray
 
-    def sample(self, rng: np.random.Generator, table: str, size: int | tuple[int, ...]) -> np.ndarray:
+    def sample(
+        self, rng: np.random.Generator, table: str, size: int | tuple[int, ...]
+    ) -> np.ndarray:
         """Draw values from quantile table ``table`` by inverse-CDF interpolation.
 
         Parameters

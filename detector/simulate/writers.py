@@ -22,6 +22,7 @@ thread while the next chunk is rendered.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing as mp
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -60,10 +61,50 @@ SNAPSHOT = {
     "gpt-next": "gpt-next-2026-11-02",
 }
 _REASONING = [m.reasoning for m in MODELS]
-_ALT_WORDS = (" the", " a", " The", " and", " to", " of", " in", " is", " it", " that",
-              " for", " on", " with", " as", " I", " this", " be", " at", " by", " or")
-_LP_VALUES = (-0.02, -1.7, -2.9, -3.6, -4.4, -5.0, -5.5, -6.1, -6.6, -7.0,
-              -7.5, -7.9, -8.3, -8.8, -9.1, -9.6, -10.0, -10.4, -10.9, -11.3)
+_ALT_WORDS = (
+    " the",
+    " a",
+    " The",
+    " and",
+    " to",
+    " of",
+    " in",
+    " is",
+    " it",
+    " that",
+    " for",
+    " on",
+    " with",
+    " as",
+    " I",
+    " this",
+    " be",
+    " at",
+    " by",
+    " or",
+)
+_LP_VALUES = (
+    -0.02,
+    -1.7,
+    -2.9,
+    -3.6,
+    -4.4,
+    -5.0,
+    -5.5,
+    -6.1,
+    -6.6,
+    -7.0,
+    -7.5,
+    -7.9,
+    -8.3,
+    -8.8,
+    -9.1,
+    -9.6,
+    -10.0,
+    -10.4,
+    -10.9,
+    -11.3,
+)
 _HIST_REPLY = "[earlier assistant reply elided by the simulator]"
 _TOOL_CALL_ARGS = ('{"path": "src/app.py"}', '{"command": "pytest -q"}', '{"pattern": "TODO"}')
 _HEXCH = np.frombuffer(b"0123456789abcdef", dtype="S1")
@@ -71,17 +112,32 @@ _UUID_POS = np.r_[0:8, 9:13, 14:18, 19:23, 24:36]
 
 # constant sub-objects shared by every record (orjson serialises shared objects fine)
 _OK_ERROR_INFO = {
-    "error_code": "", "error_class": "", "llm_provider": "", "traceback": "",
-    "error_message": "", "error_provider_request_id": None,
-    "error_rate_limit_category": None, "error_rate_limit_type": None,
-    "error_budget_entity_type": None, "error_budget_entity_id": None,
-    "error_budget_limit": None, "error_budget_spend": None, "normalized_error": None,
+    "error_code": "",
+    "error_class": "",
+    "llm_provider": "",
+    "traceback": "",
+    "error_message": "",
+    "error_provider_request_id": None,
+    "error_rate_limit_category": None,
+    "error_rate_limit_type": None,
+    "error_budget_entity_type": None,
+    "error_budget_entity_id": None,
+    "error_budget_limit": None,
+    "error_budget_spend": None,
+    "normalized_error": None,
 }
 _NULL_HIDDEN = {
-    "model_id": None, "cache_key": None, "api_base": None, "response_cost": 0.0,
-    "additional_headers": None, "litellm_overhead_time_ms": None, "batch_models": None,
-    "batch_successful_requests": None, "batch_failed_requests": None,
-    "litellm_model_name": None, "usage_object": None,
+    "model_id": None,
+    "cache_key": None,
+    "api_base": None,
+    "response_cost": 0.0,
+    "additional_headers": None,
+    "litellm_overhead_time_ms": None,
+    "batch_models": None,
+    "batch_successful_requests": None,
+    "batch_failed_requests": None,
+    "litellm_model_name": None,
+    "usage_object": None,
 }
 _STATUS_OK = {"llm_api_status": "success", "guardrail_status": "success"}
 _STATUS_FAIL = {"llm_api_status": "failure", "guardrail_status": "success"}
@@ -198,7 +254,7 @@ class _Texts:
             opts.append(str(v))
         pos = item % 4
         opts.insert(pos, str(ans))
-        return C.mcq_prompt(question, opts, pos)
+        return C.mcq_prompt(question, opts)
 
     def followup(self, fup: int, pool: int, item: int, turn: int) -> str:
         if fup >= 0:
@@ -239,24 +295,30 @@ class _Texts:
             return msgs, system, user
         if fup == FUP_AGENT:
             cid = "call_" + call
-            msgs.append({
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [{
-                    "id": cid,
-                    "type": "function",
-                    "function": {
-                        "name": ("read_file", "run_command", "grep")[turn % 3],
-                        "arguments": _TOOL_CALL_ARGS[turn % 3],
-                    },
-                }],
-            })
-            msgs.append({
-                "role": "tool",
-                "tool_call_id": cid,
-                "content": f"[tool output and earlier turns: about {ptok:,} tokens of context "
-                "elided by the simulator]",
-            })
+            msgs.append(
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": cid,
+                            "type": "function",
+                            "function": {
+                                "name": ("read_file", "run_command", "grep")[turn % 3],
+                                "arguments": _TOOL_CALL_ARGS[turn % 3],
+                            },
+                        }
+                    ],
+                }
+            )
+            msgs.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": cid,
+                    "content": f"[tool output and earlier turns: about {ptok:,} tokens of context "
+                    "elided by the simulator]",
+                }
+            )
             return msgs, system, user
         last = self.followup(fup, pool, item, turn)
         msgs.append({"role": "assistant", "content": _HIST_REPLY})
@@ -280,9 +342,17 @@ class _Logprobs:
                 alts = [{"token": tok, "bytes": list(tok.encode()), "logprob": _LP_VALUES[0]}]
                 for j in range(1, k):
                     w = _ALT_WORDS[j % len(_ALT_WORDS)]
-                    alts.append({"token": w, "bytes": list(w.encode()), "logprob": _LP_VALUES[j % 20]})
-                entries.append({"token": tok, "bytes": list(tok.encode()),
-                                "logprob": _LP_VALUES[0], "top_logprobs": alts if k else []})
+                    alts.append(
+                        {"token": w, "bytes": list(w.encode()), "logprob": _LP_VALUES[j % 20]}
+                    )
+                entries.append(
+                    {
+                        "token": tok,
+                        "bytes": list(tok.encode()),
+                        "logprob": _LP_VALUES[0],
+                        "top_logprobs": alts if k else [],
+                    }
+                )
             got = {"content": entries, "refusal": None}
             self.cache[key] = got
         return got
@@ -336,6 +406,7 @@ class _Renderer:
         self._bias: dict[tuple[int, int], dict[str, int]] = {}
         self._tools: dict[tuple[int, int], list[dict[str, Any]]] = {}
         self._eu: dict[tuple[int, int], str] = {}
+        self._rand: dict[int, np.ndarray] = {}
 
     # -- cached pieces -------------------------------------------------------------------
     def identity(self, acct: int, key: int, client: int, ip: int) -> tuple[Any, ...]:
@@ -425,14 +496,33 @@ class _Renderer:
         return got
 
     # -- per chunk -----------------------------------------------------------------------
-    def prepare(self, idx: np.ndarray, chunk: int) -> dict[str, list[Any]]:
+    def event_random(self, idx: np.ndarray) -> np.ndarray:
+        """Random bytes of events ``idx`` (bound to the event, whatever the output order).
+
+        Event ``i`` takes row ``i % CHUNK`` of block ``i // CHUNK``, a block being
+        ``CHUNK`` rows drawn from a generator seeded by ``(seed, 3, block)``.
+        """
+        blocks = idx // CHUNK
+        out = np.empty((len(idx), RAND_BYTES), dtype=np.uint8)
+        for blk in np.unique(blocks).tolist():
+            got = self._rand.get(blk)
+            if got is None:
+                rng = np.random.default_rng([self.sim.config.seed, 3, blk])
+                got = np.frombuffer(rng.bytes(RAND_BYTES * CHUNK), np.uint8).reshape(
+                    CHUNK, RAND_BYTES
+                )
+                if len(self._rand) > 8:
+                    self._rand.pop(next(iter(self._rand)))
+                self._rand[blk] = got
+            sel = blocks == blk
+            out[sel] = got[idx[sel] % CHUNK]
+        return out
+
+    def prepare(self, idx: np.ndarray) -> dict[str, list[Any]]:
         """Columns of one chunk as Python lists, plus vectorised derived columns."""
         ev = self.sim.events
         cols = {k: v[idx].tolist() for k, v in ev.items() if k not in ("temp", "top_p")}
-        n = len(idx)
-        raw = np.frombuffer(
-            np.random.default_rng([self.sim.config.seed, 3, chunk]).bytes(RAND_BYTES * n), np.uint8
-        ).reshape(n, RAND_BYTES)
+        raw = self.event_random(idx)
         ts = ev["ts"][idx]
         lat = ev["lat"][idx].astype(np.float64)
         cols["temp"] = _opt_float(ev["temp"][idx], 2)
@@ -481,18 +571,42 @@ class _Renderer:
             c["acct"][j], c["key"][j], c["client"][j], c["ip"][j]
         )
         msgs, system, user = self.texts.messages(
-            c["sysp"][j], c["pool"][j], c["item"][j], c["tmpl"][j], c["fup"][j], c["turn"][j],
-            c["ptok"][j], c["hex16"][j],
+            c["sysp"][j],
+            c["pool"][j],
+            c["item"][j],
+            c["tmpl"][j],
+            c["fup"][j],
+            c["turn"][j],
+            c["ptok"][j],
+            c["hex16"][j],
         )
         status = c["status"][j]
         model_i = c["model"][j]
         if status == 2:
-            req_model = "gpt-next" if model_i == M_NEXT else BAD_MODELS[c["item"][j] % len(BAD_MODELS)]
+            req_model = (
+                "gpt-next" if model_i == M_NEXT else BAD_MODELS[c["item"][j] % len(BAD_MODELS)]
+            )
         else:
             req_model = MODELS[model_i].name
-        return a, ua, ip, headers, tags, key_hash, meta, msgs, system, user, status, model_i, req_model
+        return (
+            a,
+            ua,
+            ip,
+            headers,
+            tags,
+            key_hash,
+            meta,
+            msgs,
+            system,
+            user,
+            status,
+            model_i,
+            req_model,
+        )
 
-    def params(self, c: dict[str, list[Any]], j: int, eu: str | None, litellm: bool) -> dict[str, Any]:
+    def params(
+        self, c: dict[str, list[Any]], j: int, eu: str | None, litellm: bool
+    ) -> dict[str, Any]:
         """Optional request parameters in the order clients usually send them."""
         out: dict[str, Any] = {}
         temp = c["temp"][j]
@@ -546,27 +660,48 @@ class _Renderer:
         out = []
         for k in range(n):
             if finish == "tool_calls":
-                calls = [{
-                    "id": "call_" + c["hex16"][j],
-                    "type": "function",
-                    "function": {
-                        "name": ("read_file", "apply_patch", "run_tests")[(j + k) % 3],
-                        "arguments": _TOOL_CALL_ARGS[(j + k) % 3],
-                    },
-                }]
+                calls = [
+                    {
+                        "id": "call_" + c["hex16"][j],
+                        "type": "function",
+                        "function": {
+                            "name": ("read_file", "apply_patch", "run_tests")[(j + k) % 3],
+                            "arguments": _TOOL_CALL_ARGS[(j + k) % 3],
+                        },
+                    }
+                ]
                 content = None
             else:
                 calls = None
                 content = f"[simulated completion: {visible} tokens]"
             if litellm:
-                msg = {"content": content, "role": "assistant", "tool_calls": calls,
-                       "function_call": None, "refusal": None}
+                msg = {
+                    "content": content,
+                    "role": "assistant",
+                    "tool_calls": calls,
+                    "function_call": None,
+                    "refusal": None,
+                }
                 if lp is not None:
-                    out.append({"finish_reason": finish, "index": k, "message": msg,
-                                "logprobs": lp, "provider_specific_fields": {}})
+                    out.append(
+                        {
+                            "finish_reason": finish,
+                            "index": k,
+                            "message": msg,
+                            "logprobs": lp,
+                            "provider_specific_fields": {},
+                        }
+                    )
                 else:
-                    out.append({"finish_reason": finish, "index": k, "message": msg,
-                                "provider_specific_fields": {}, "logprobs": None})
+                    out.append(
+                        {
+                            "finish_reason": finish,
+                            "index": k,
+                            "message": msg,
+                            "provider_specific_fields": {},
+                            "logprobs": None,
+                        }
+                    )
             else:
                 msg = {"role": "assistant", "content": content, "refusal": None}
                 if calls:
@@ -580,41 +715,86 @@ class _Renderer:
         if litellm:
             if _REASONING[c["model"][j]] or c["stream"][j]:
                 details: dict[str, Any] | None = {
-                    "accepted_prediction_tokens": None, "audio_tokens": None,
-                    "reasoning_tokens": rtok, "rejected_prediction_tokens": None,
-                    "text_tokens": ctok - rtok, "image_tokens": None, "video_tokens": None,
+                    "accepted_prediction_tokens": None,
+                    "audio_tokens": None,
+                    "reasoning_tokens": rtok,
+                    "rejected_prediction_tokens": None,
+                    "text_tokens": ctok - rtok,
+                    "image_tokens": None,
+                    "video_tokens": None,
                 }
             else:
                 details = None
             pdetails: dict[str, Any] | None = (
-                {"audio_tokens": None, "cached_tokens": cached, "text_tokens": None,
-                 "image_tokens": None} if cached else None
+                {
+                    "audio_tokens": None,
+                    "cached_tokens": cached,
+                    "text_tokens": None,
+                    "image_tokens": None,
+                }
+                if cached
+                else None
             )
         else:
-            details = {"reasoning_tokens": rtok, "audio_tokens": 0,
-                       "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
+            details = {
+                "reasoning_tokens": rtok,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            }
             pdetails = {"cached_tokens": cached, "audio_tokens": 0}
-        return {"completion_tokens": ctok, "prompt_tokens": ptok, "total_tokens": ptok + ctok,
-                "completion_tokens_details": details, "prompt_tokens_details": pdetails}
+        return {
+            "completion_tokens": ctok,
+            "prompt_tokens": ptok,
+            "total_tokens": ptok + ctok,
+            "completion_tokens_details": details,
+            "prompt_tokens_details": pdetails,
+        }
 
     # -- formats -------------------------------------------------------------------------
     def canonical(self, c: dict[str, list[Any]], j: int) -> dict[str, Any]:
-        a, ua, ip, _h, _t, key_hash, _m, msgs, system, user, status, _mi, req_model = self.common(c, j)
+        a, ua, ip, _h, _t, key_hash, _m, msgs, system, user, status, _mi, req_model = self.common(
+            c, j
+        )
         ok = status == 0
         lb = c["lb"][j]
         values = (
-            c["ts6"][j], c["call_id"][j], a.account_id, key_hash, self.end_user(a, c["eu"][j]),
-            ip, ua, ROUTE, req_model, "success" if ok else "failure", c["lat4"][j],
-            c["ptok"][j], c["ctok"][j], c["rtok"][j], c["temp"][j], c["top_p"][j], c["n"][j],
-            c["maxt"][j] if c["maxt"][j] >= 0 else None, c["lp"][j], c["tlp"][j],
-            len(self.bias(lb, c["lbo"][j])) if lb else 0, c["seed"][j] >= 0, c["stream"][j],
-            c["tools"][j], RESPONSE_FORMATS[c["rf"][j]], len(msgs), system, user,
+            c["ts6"][j],
+            c["call_id"][j],
+            a.account_id,
+            key_hash,
+            self.end_user(a, c["eu"][j]),
+            ip,
+            ua,
+            ROUTE,
+            req_model,
+            "success" if ok else "failure",
+            c["lat4"][j],
+            c["ptok"][j],
+            c["ctok"][j],
+            c["rtok"][j],
+            c["temp"][j],
+            c["top_p"][j],
+            c["n"][j],
+            c["maxt"][j] if c["maxt"][j] >= 0 else None,
+            c["lp"][j],
+            c["tlp"][j],
+            len(self.bias(lb, c["lbo"][j])) if lb else 0,
+            c["seed"][j] >= 0,
+            c["stream"][j],
+            c["tools"][j],
+            RESPONSE_FORMATS[c["rf"][j]],
+            len(msgs),
+            system,
+            user,
             FINISH[c["finish"][j]] if ok else None,
         )
         return dict(zip(EVENT_FIELD_NAMES, values, strict=True))
 
     def openai(self, c: dict[str, list[Any]], j: int) -> dict[str, Any]:
-        a, ua, ip, _h, _t, key_hash, _m, msgs, _s, _u, status, model_i, req_model = self.common(c, j)
+        a, ua, ip, _h, _t, key_hash, _m, msgs, _s, _u, status, model_i, req_model = self.common(
+            c, j
+        )
         eu = self.end_user(a, c["eu"][j])
         request: dict[str, Any] = {"model": req_model, "messages": msgs}
         request.update(self.params(c, j, eu, litellm=False))
@@ -633,16 +813,26 @@ class _Renderer:
             code = 200
         elif status == 1:
             code = 429
-            response = {"error": {
-                "message": f"Rate limit reached for {req_model} in organization on requests "
-                "per min (RPM): Limit 500, Used 500, Requested 1. Please try again in 120ms.",
-                "type": "requests", "param": None, "code": "rate_limit_exceeded"}}
+            response = {
+                "error": {
+                    "message": f"Rate limit reached for {req_model} in organization on requests "
+                    "per min (RPM): Limit 500, Used 500, Requested 1. Please try again in 120ms.",
+                    "type": "requests",
+                    "param": None,
+                    "code": "rate_limit_exceeded",
+                }
+            }
         else:
             code = 404
-            response = {"error": {
-                "message": f"The model `{req_model}` does not exist or you do not have "
-                "access to it.", "type": "invalid_request_error", "param": None,
-                "code": "model_not_found"}}
+            response = {
+                "error": {
+                    "message": f"The model `{req_model}` does not exist or you do not have "
+                    "access to it.",
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": "model_not_found",
+                }
+            }
         return {
             "timestamp": c["rfc"][j],
             "account_id": a.account_id,
@@ -672,17 +862,19 @@ class _Renderer:
         meta["user_api_key_end_user_id"] = eu
         meta["requester_metadata"] = {"headers": hdrs, "used_client_oauth_token": False}
         meta["usage_object"] = usage
-        guard = [{
-            "guardrail_name": GUARDRAIL,
-            "guardrail_provider": None,
-            "guardrail_mode": "pre_call",
-            "guardrail_response": "mask",
-            "guardrail_status": "success",
-            "start_time": c["g_start"][j],
-            "end_time": c["g_end"][j],
-            "duration": c["g_dur"][j],
-            "masked_entity_count": None,
-        }]
+        guard = [
+            {
+                "guardrail_name": GUARDRAIL,
+                "guardrail_provider": None,
+                "guardrail_mode": "pre_call",
+                "guardrail_response": "mask",
+                "guardrail_status": "success",
+                "start_time": c["g_start"][j],
+                "end_time": c["g_end"][j],
+                "duration": c["g_dur"][j],
+                "masked_entity_count": None,
+            }
+        ]
         if ok:
             cost = c["cost"][j]
             resp_id = "chatcmpl-" + c["resp_id"][j]
@@ -723,11 +915,19 @@ class _Renderer:
             }
             model_params = self.params(c, j, eu, litellm=True)
             cost_breakdown: dict[str, Any] | None = {
-                "input_cost": c["in_cost"][j], "output_cost": c["out_cost"][j],
-                "total_cost": cost, "tool_usage_cost": 0.0, "service_tier": None,
-                "data_residency": None, "vertex_location": None, "original_cost": cost,
-                "discount_percent": 0.0, "discount_amount": 0.0, "margin_percent": 0.0,
-                "margin_fixed_amount": 0.0, "margin_total_amount": 0.0,
+                "input_cost": c["in_cost"][j],
+                "output_cost": c["out_cost"][j],
+                "total_cost": cost,
+                "tool_usage_cost": 0.0,
+                "service_tier": None,
+                "data_residency": None,
+                "vertex_location": None,
+                "original_cost": cost,
+                "discount_percent": 0.0,
+                "discount_amount": 0.0,
+                "margin_percent": 0.0,
+                "margin_fixed_amount": 0.0,
+                "margin_total_amount": 0.0,
             }
             rec_id, error_str, err_info = resp_id, None, _OK_ERROR_INFO
             model_name, model_group, model_id = m.deployment, m.name, self.model_ids[model_i]
@@ -746,8 +946,13 @@ class _Renderer:
                     f"Rate limit exceeded for api_key: {key_hash}. Limit type: requests. "
                     "Current limit: 60, Remaining: 0."
                 )
-                err_info = dict(_OK_ERROR_INFO, error_code="429", error_class="HTTPException",
-                                error_message=error_str, normalized_error="429_RATE_LIMIT_EXCEEDED")
+                err_info = dict(
+                    _OK_ERROR_INFO,
+                    error_code="429",
+                    error_class="HTTPException",
+                    error_message=error_str,
+                    normalized_error="429_RATE_LIMIT_EXCEEDED",
+                )
                 model_name, model_group, model_id = m.deployment, m.name, self.model_ids[model_i]
                 provider = "openai"
                 mmap = self.model_map[model_i]
@@ -757,8 +962,13 @@ class _Renderer:
                     f"model={req_model}. Call `/v1/models` to view available models for "
                     "your key.'}"
                 )
-                err_info = dict(_OK_ERROR_INFO, error_code="400", error_class="ProxyModelNotFoundError",
-                                error_message=error_str, normalized_error="400_INVALID_REQUEST")
+                err_info = dict(
+                    _OK_ERROR_INFO,
+                    error_code="400",
+                    error_class="ProxyModelNotFoundError",
+                    error_message=error_str,
+                    normalized_error="400_INVALID_REQUEST",
+                )
                 model_name, model_group, model_id = req_model, "", ""
                 provider = None
                 mmap = _NO_MODEL_MAP
@@ -812,7 +1022,9 @@ class _Renderer:
 
     def render_fn(self) -> Callable[[dict[str, list[Any]], int], dict[str, Any]]:
         """The record builder of this renderer's format."""
-        return {"litellm": self.litellm, "openai": self.openai, "canonical": self.canonical}[self.fmt]
+        return {"litellm": self.litellm, "openai": self.openai, "canonical": self.canonical}[
+            self.fmt
+        ]
 
 
 # --- driving ----------------------------------------------------------------------------
@@ -842,9 +1054,9 @@ def iter_records(sim: Any, fmt: str) -> Iterator[dict[str, Any]]:
     r = _Renderer(sim, fmt)
     fn = r.render_fn()
     order = _order(sim, fmt)
-    for chunk, c0 in enumerate(range(0, len(order), CHUNK)):
+    for c0 in range(0, len(order), CHUNK):
         idx = order[c0 : c0 + CHUNK]
-        cols = r.prepare(idx, chunk)
+        cols = r.prepare(idx)
         for j in range(len(idx)):
             yield fn(cols, j)
 
@@ -852,7 +1064,7 @@ def iter_records(sim: Any, fmt: str) -> Iterator[dict[str, Any]]:
 def render_chunk(renderer: Any, order: np.ndarray, chunk: int) -> bytes:
     """Render chunk number ``chunk`` of ``order`` as JSON lines (newline-terminated bytes)."""
     idx = order[chunk * CHUNK : (chunk + 1) * CHUNK]
-    cols = renderer.prepare(idx, chunk)
+    cols = renderer.prepare(idx)
     fn = renderer.render_fn()
     dumps = orjson.dumps
     lines = [dumps(fn(cols, j)) for j in range(len(idx))]
@@ -865,14 +1077,28 @@ def _gzip_member(data: bytes, level: int) -> bytes:
     return c.compress(data) + c.flush()
 
 
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_chunk(chunk: int) -> bytes:
+    """Render (and gzip) one chunk in a forked worker (state inherited from the parent)."""
+    w = _WORKER
+    data = render_chunk(w["renderer"], w["order"], chunk)
+    return _gzip_member(data, w["level"]) if w["gz"] else data
+
+
 def write_events(
     sim: Any,
     out: Path,
     fmt: str,
     compress_level: int = 6,
     progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
 ) -> tuple[int, int]:
     """Write all events of ``sim`` to ``out`` in format ``fmt``.
+
+    The bytes do not depend on ``workers``: chunks are rendered independently (ids are
+    bound to events) and each becomes its own gzip member.
 
     Parameters
     ----------
@@ -886,6 +1112,9 @@ def write_events(
         gzip level (1 fastest .. 9 smallest).
     progress : callable, optional
         ``progress(done, total)`` after each chunk.
+    workers : int
+        Processes rendering chunks in parallel (``fork`` start method; 1 = in process,
+        with gzip on a helper thread).
 
     Returns
     -------
@@ -897,12 +1126,25 @@ def write_events(
     n_chunks = (total + CHUNK - 1) // CHUNK
     gz = out.name.endswith(".gz")
     size = 0
-    with open(out, "wb") as fh, ThreadPoolExecutor(max_workers=2) as pool:
+    if workers > 1 and n_chunks > 1 and "fork" in mp.get_all_start_methods():
+        _WORKER.update(renderer=renderer, order=order, gz=gz, level=compress_level)
+        try:
+            ctx = mp.get_context("fork")
+            with open(out, "wb") as fh, ctx.Pool(workers) as pool:
+                for chunk, blob in enumerate(pool.imap(_worker_chunk, range(n_chunks))):
+                    fh.write(blob)
+                    size += len(blob)
+                    if progress:
+                        progress(min((chunk + 1) * CHUNK, total), total)
+        finally:
+            _WORKER.clear()
+        return total, size
+    with open(out, "wb") as fh, ThreadPoolExecutor(max_workers=2) as tpool:
         pending: list[Future[bytes]] = []
         for chunk in range(n_chunks):
             data = render_chunk(renderer, order, chunk)
             if gz:
-                pending.append(pool.submit(_gzip_member, data, compress_level))
+                pending.append(tpool.submit(_gzip_member, data, compress_level))
                 while len(pending) > 2 or (pending and pending[0].done()):
                     blob = pending.pop(0).result()
                     fh.write(blob)

@@ -127,16 +127,19 @@ _PROCESS_ADVERB = (
     rb"|carefully|thoroughly|logically|rigorously|slowly|piece by piece|one piece at a time"
     rb"|bit by bit|in stages|sequentially|deeply|critically)"
 )
-_EXPLAIN_VERBS_WORDS = (
-    "explain explaining explains show showing shows describe describing lay laying write "
-    "writing demonstrate demonstrating elaborate present detail outline include including "
-    "provide give share state spell articulate document go going walk take clarify break"
+_REASONING_NOUNS = (
+    "reasoning rationale justification derivation working workings thinking thought logic "
+    "approach steps calculation calculations method solution"
+)
+_REASONING_NOUN_RE = (
+    rb"(?:reasoning|rationale|justification|derivation|workings?|thinking|thought process(?:es)?"
+    rb"|logic|approach|steps|calculations?|method|solution process)\b"
 )
 _EXPLAIN_VERB_RE = (
     rb"\b(?:explain|show|describe|lay(?:ing)? out|writ(?:e|ing) (?:out|down)|demonstrat"
-    rb"|elaborat|present|detail|outline|includ|provide|give|share|state|spell out|articulat"
-    rb"|document|go(?:ing)? over|walk (?:me |us )?through|take (?:me |us )?through|clarify"
-    rb"|break down)"
+    rb"|elaborat|present(?:s|ing)?\b|detail(?:s|ing)?\b|outline|includ|provide|giv(?:e|es|ing)\b"
+    rb"|share|stat(?:e|es|ing)\b|spell out|articulat|document(?:s|ing)?\b|go(?:ing)? over"
+    rb"|walk (?:me |us )?through|take (?:me |us )?through|clarify|break down)"
 )
 
 SHORT_ANSWER = _f(
@@ -165,7 +168,7 @@ SHORT_ANSWER = _f(
     ),
     _v(
         _g("single one", "word letter number digit character"),
-        rb"(?:single|one)[- ](?:word|letter|number|digit|character)\b",
+        rb"\b(?:single|one)[- ](?:word|letter|number|digit|character)\b",
     ),
     _v(
         _g(
@@ -198,13 +201,7 @@ FEATURES: tuple[CotFeature, ...] = (
         "step_by_step_verb",
         2.0,
         _v(
-            _g(
-                _STEP,
-                _BY,
-                "think thinking reason reasoning solve solving work working answer answering "
-                "explain explaining calculate calculating compute derive go walk proceed figure "
-                "analyze analyse evaluate respond tackle break show",
-            ),
+            _g(_STEP, _BY),
             _SBS,
             before=rb"\b(?:think|reason|solv|work|answer|explain|calculat|comput|deriv|go|walk"
             rb"|proceed|figur|analy[sz]|evaluat|respond|tackl|break|show)",
@@ -329,21 +326,19 @@ FEATURES: tuple[CotFeature, ...] = (
         "externalise_reasoning",
         4.5,
         _v(
-            _g(
-                "reasoning rationale justification derivation working workings thinking logic "
-                "approach steps calculation calculations method",
-                _EXPLAIN_VERBS_WORDS,
-            ),
-            rb"(?:your|own) (?:reasoning|rationale|justification|derivation|workings?|thinking"
-            rb"|thought process(?:es)?|logic|approach|steps|calculations?|method"
-            rb"|solution process)\b",
+            _g(_REASONING_NOUNS, "your"),
+            rb"your " + _REASONING_NOUN_RE,
+            before=_EXPLAIN_VERB_RE,
+        ),
+        _v(
+            _g(_REASONING_NOUNS, "own"),
+            rb"own " + _REASONING_NOUN_RE,
             before=_EXPLAIN_VERB_RE,
         ),
         _v(
             _g(
                 "step steps calculation calculations computation computations results stages",
                 "each every all intermediate individual",
-                _EXPLAIN_VERBS_WORDS,
             ),
             rb"(?:each|every|all(?: of)?(?: the| your)?|the individual|the intermediate"
             rb"|intermediate|all intermediate) (?:single )?(?:steps?|calculations?|computations?"
@@ -351,13 +346,13 @@ FEATURES: tuple[CotFeature, ...] = (
             before=_EXPLAIN_VERB_RE,
         ),
         _v(
-            _g("reasoning rationale derivation thought justification chain", _EXPLAIN_VERBS_WORDS),
+            _g("reasoning rationale derivation thought justification workings chain"),
             rb"(?:reasoning|rationale|derivation|thought process|justification|workings"
             rb"|chain of thought)\b",
             before=_EXPLAIN_VERB_RE,
         ),
         _v(
-            _g("logic thinking reasoning rationale", "behind for of", _EXPLAIN_VERBS_WORDS),
+            _g("logic thinking reasoning rationale", "behind for of"),
             rb"the (?:logic|thinking|reasoning|rationale) (?:behind|for|of) (?:your|the|this|that) "
             rb"(?:answer|choice|solution|conclusion|result|response)",
             before=_EXPLAIN_VERB_RE,
@@ -368,7 +363,6 @@ FEATURES: tuple[CotFeature, ...] = (
                 "solved solve calculated calculate worked",
                 "how",
                 "you",
-                _EXPLAIN_VERBS_WORDS,
             ),
             rb"how you (?:got|get|reached?|arrived?|came|come|derived?|obtained?|solved?"
             rb"|calculated?|worked (?:it )?out)\b",
@@ -379,14 +373,13 @@ FEATURES: tuple[CotFeature, ...] = (
                 "why",
                 "each every right correct wrong other answer choice solution response chose "
                 "picked think",
-                _EXPLAIN_VERBS_WORDS,
             ),
             rb"why (?:each|every|the (?:right|correct|wrong|other)|your (?:answer|choice|solution"
             rb"|response)|you (?:chose|picked|think))\b",
             before=_EXPLAIN_VERB_RE,
         ),
         _v(
-            _g("steps", "in", _EXPLAIN_VERBS_WORDS),
+            _g("steps", "in"),
             rb"in (?:simple |small |clear |detailed )?steps\b",
             before=_EXPLAIN_VERB_RE,
         ),
@@ -443,8 +436,8 @@ FEATURES: tuple[CotFeature, ...] = (
                 "reflecting",
                 _ADVERBS + " hard through before first twice out aloud over",
             ),
-            rb"(?:think(?:ing)?|reason(?:ing)?|deliberat\w*|reflect(?:ing)?) (?:(?:it|this|that"
-            rb"|everything|about (?:it|this)|on (?:it|this|the \w+)) )?(?:"
+            rb"(?:think(?:ing)?|reason(?:ing)?|deliberat(?:e|ely|ing)|reflect(?:ing)?) "
+            rb"(?:(?:it|this|that|everything|about (?:it|this)|on (?:it|this|the \w+)) )?(?:"
             + _PROCESS_ADVERB[3:-1]
             + rb"|hard|through|before|first|twice|out loud|aloud|it over)\b",
         ),
@@ -461,11 +454,7 @@ FEATURES: tuple[CotFeature, ...] = (
         "process_adverb",
         3.5,
         _v(
-            _g(
-                _ADVERBS,
-                "solve solving work working go going analyze analyse analyzing consider "
-                "considering approach tackle proceed examine evaluate",
-            ),
+            _g(_ADVERBS),
             _PROCESS_ADVERB + rb"\b",
             before=rb"\b(?:solv|work|go|analy[sz]|consider|approach|tackl|proceed|examin|evaluat)",
         ),
@@ -580,7 +569,7 @@ FEATURES: tuple[CotFeature, ...] = (
     ),
     _f("explain_word", 1.0, _v(_g("explain explanation elaborate justify"), None)),
     _f("reasoning_word", 1.0, _v(_g("reasoning rationale"), None)),
-    _f("eli5", 1.0, _v(_g("year years", "five 5"), rb"(?:five|5)[- ]years?[- ]old")),
+    _f("eli5", 1.0, _v(_g("year years", "five 5"), rb"\b(?:five|5)[- ]years?[- ]old")),
     # --- eval / batch style: asks for the answer only
     SHORT_ANSWER,
 )

@@ -85,53 +85,94 @@ class _Info(NamedTuple):
     topic: int
     mcq: bool
     n_words: int
-    words: list[bytes]
+    nd: int
 
 
-_EMPTY = _Info(0, 0, 0, int(Topic.OTHER), False, 0, [])
+_EMPTY = _Info(0, 0, 0, int(Topic.OTHER), False, 0, 0)
 
 
-def _analyse(text: str | None) -> _Info:
+def _analyse(text: str | None) -> tuple[_Info, list[bytes]]:
+    """All signals of one text but the near-duplicate key (0), and the words for it."""
     if not text:
-        return _EMPTY
+        return _EMPTY, []
     p = prepare(text)
     if not p.norm:
-        return _EMPTY
-    return _Info(
+        return _EMPTY, []
+    info = _Info(
         exact_fp_bytes(p.norm),
         skeleton_fp_lines(p.lines),
         cot_mask(p.view, p.wordset),
         topic_of(p.view, p.wordset),
         is_mcq_view(p.view, p.wordset),
         p.norm.count(b" ") + 1,
-        p.words,
+        0,
     )
+    return info, p.words
 
 
-# System prompts repeat across batches (one per SaaS product / template), so their
-# signals are kept across calls. The cache is keyed by xxh3_128 of the raw text, so no
-# prompt text outlives a call; values hold only fingerprints and flags.
+# Prompts repeat across calls (one system prompt per SaaS product or template; harvest
+# and eval traffic re-sends the same user prompts), so results are kept across calls.
+# The caches are keyed by xxh3_128 of the raw text, so no prompt text outlives a call;
+# values hold only fingerprints and flags. Results never depend on the cache state.
+_H128 = xxhash.xxh3_128_digest
 _SYSTEM_CACHE: dict[bytes, _Info] = {}
 _SYSTEM_CACHE_MAX = 4096
-_H128 = xxhash.xxh3_128_digest
+_USER_CACHE: dict[bytes, _Info] = {}
+_USER_CACHE_MAX = 65536
+
+
+def _key(text: str) -> bytes:
+    return _H128(text.encode("utf-8", "surrogatepass"))
 
 
 def _system_info(text: str | None) -> _Info:
-    if not text:
+    if not text or not isinstance(text, str):  # None, "", NaN from a DataFrame
         return _EMPTY
-    key = _H128(text.encode("utf-8", "surrogatepass"))
+    key = _key(text)
     info = _SYSTEM_CACHE.get(key)
     if info is None:
-        info = _analyse(text)._replace(words=[])
+        info = _analyse(text)[0]
         if len(_SYSTEM_CACHE) >= _SYSTEM_CACHE_MAX:
             _SYSTEM_CACHE.clear()
         _SYSTEM_CACHE[key] = info
     return info
 
 
+def _user_infos(texts: Sequence[str | None]) -> list[_Info]:
+    """Signals of distinct user texts: cache hits, then one vectorised nd pass for misses."""
+    infos: list[_Info] = [_EMPTY] * len(texts)
+    miss_pos: list[int] = []
+    miss_keys: list[bytes] = []
+    miss_infos: list[_Info] = []
+    miss_words: list[list[bytes]] = []
+    for i, t in enumerate(texts):
+        if not t or not isinstance(t, str):  # None, "", NaN from a DataFrame
+            continue
+        key = _key(t)
+        hit = _USER_CACHE.get(key)
+        if hit is not None:
+            infos[i] = hit
+            continue
+        info, words = _analyse(t)
+        miss_pos.append(i)
+        miss_keys.append(key)
+        miss_infos.append(info)
+        miss_words.append(words)
+    if miss_pos:
+        nd = nd_keys(miss_words).tolist()
+        if len(_USER_CACHE) + len(miss_pos) > _USER_CACHE_MAX:
+            _USER_CACHE.clear()
+        for i, key, info, k in zip(miss_pos, miss_keys, miss_infos, nd, strict=True):
+            info = info._replace(nd=k)
+            infos[i] = info
+            _USER_CACHE[key] = info
+    return infos
+
+
 def clear_caches() -> None:
-    """Drop the cross-call system-prompt cache (results never depend on it)."""
+    """Drop the cross-call caches (results never depend on them)."""
     _SYSTEM_CACHE.clear()
+    _USER_CACHE.clear()
 
 
 def text_signals(system: str | None, user: str | None) -> TextSignals:
@@ -151,14 +192,14 @@ def text_signals(system: str | None, user: str | None) -> TextSignals:
         Identical to the corresponding row of :func:`text_signals_batch`.
     """
     s = _system_info(system)
-    u = _analyse(user)
+    u = _user_infos([user])[0]
     mask = s.mask | u.mask
     score = float(np.float32(cot_score_from_mask(mask)))
     topic = u.topic if u.topic != Topic.OTHER else s.topic
     return TextSignals(
         exact_fp=u.exact,
         skeleton_fp=u.skeleton,
-        nd_key=int(nd_keys([u.words])[0]) if u.words else 0,
+        nd_key=u.nd,
         system_fp=s.exact,
         cot_score=score,
         is_cot=score >= COT_THRESHOLD,
@@ -169,18 +210,19 @@ def text_signals(system: str | None, user: str | None) -> TextSignals:
     )
 
 
-def _distinct(texts: Sequence[str | None], analyse) -> tuple[list[_Info], np.ndarray]:
+def _codes(texts: Sequence[str | None]) -> tuple[list[str | None], np.ndarray]:
+    """Distinct texts in first-seen order and each item's index into them."""
     index: dict[str | None, int] = {}
-    infos: list[_Info] = []
+    distinct: list[str | None] = []
     codes = np.empty(len(texts), dtype=np.int64)
     get = index.get
     for i, t in enumerate(texts):
         j = get(t)
         if j is None:
-            j = index[t] = len(infos)
-            infos.append(analyse(t))
+            j = index[t] = len(distinct)
+            distinct.append(t)
         codes[i] = j
-    return infos, codes
+    return distinct, codes
 
 
 def text_signals_batch(
@@ -188,14 +230,16 @@ def text_signals_batch(
 ) -> dict[str, np.ndarray]:
     """Compute the text signals of many events at once.
 
-    Each distinct user prompt is analysed once per call and each distinct system prompt
-    once per process (bounded cache); near-duplicate keys are computed for all distinct
-    user prompts in one vectorised pass.
+    Each distinct prompt is analysed once per call, and at most once per process while
+    it stays in the bounded cross-call caches (keyed by ``xxh3_128`` of the text; no
+    text is kept). Near-duplicate keys of all new user prompts are computed in one
+    vectorised pass.
 
     Parameters
     ----------
     systems : sequence of str or None
-        System prompt of each event.
+        System prompt of each event (anything that is not a non-empty ``str``, e.g.
+        ``None`` or a pandas ``NaN``, counts as absent).
     users : sequence of str or None
         User prompt of each event (same length as ``systems``).
 
@@ -209,14 +253,16 @@ def text_signals_batch(
     n = len(users)
     if len(systems) != n:
         raise ValueError(f"systems has {len(systems)} items, users has {n}")
-    s_infos, s_codes = _distinct(systems, _system_info)
-    u_infos, u_codes = _distinct(users, _analyse)
+    s_texts, s_codes = _codes(systems)
+    u_texts, u_codes = _codes(users)
+    s_infos = [_system_info(t) for t in s_texts]
+    u_infos = _user_infos(u_texts)
 
     def col(infos: list[_Info], field: int, dtype: np.dtype) -> np.ndarray:
         return np.fromiter((x[field] for x in infos), dtype=dtype, count=len(infos))
 
     u64 = np.dtype(np.uint64)
-    u_nd = nd_keys([x.words for x in u_infos])
+    u_nd = col(u_infos, 6, u64)
     u_mask = col(u_infos, 2, u64)
     s_mask = col(s_infos, 2, u64)
     mask = s_mask[s_codes] | u_mask[u_codes]

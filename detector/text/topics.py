@@ -130,10 +130,10 @@ _TOPIC_WORDS = frozenset(_PACKED)
 _FIELD = (1 << _BITS) - 1
 del _topic, _spec, _item, _word, _weight, _key
 
-# Everything but ASCII punctuation is deleted to get a short "symbol string" of a view,
+# Everything but code / math punctuation is deleted to get a short "symbol string",
 # where code and math layout shows cheaply ("();", "=>", "```", "$...\\", "^").
 _KEEP_SYMBOLS = bytes(range(48, 58)) + bytes(range(65, 91)) + bytes(range(97, 123))
-_KEEP_SYMBOLS += b" " + bytes(range(128, 256))
+_KEEP_SYMBOLS += b" " + bytes(range(128, 256)) + b",.?!'\"-"  # prose punctuation too
 _DIGITS = bytes(range(48, 58))
 _CODE_PAIRS = re.compile(rb"\(\);|=>|==|!=|</|::|\{\}|\[\]|\+=")
 _WRITE_OBJECTS = frozenset(

@@ -54,12 +54,26 @@ __all__ = [
 
 _IDX = {name: i for i, name in enumerate(ADDITIVE)}
 _U64_MAX = np.iinfo(np.uint64).max
-_FP_SKETCHES = {
-    "prompt": "exact_fp",
-    "skeleton": "skeleton_fp",
-    "near_dup": "nd_key",
-    "system": "system_fp",
+# Sketch name -> (column whose distinct values it counts, column that must also be true).
+# Fingerprint columns (uint64) count non-zero values; text columns count non-None ones.
+SKETCH_INPUTS: dict[str, tuple[str, str | None]] = {
+    "prompt": ("exact_fp", None),
+    "skeleton": ("skeleton_fp", None),
+    "near_dup": ("nd_key", None),
+    "system": ("system_fp", None),
+    "ip": ("ip", None),
+    "ip_prefix": ("ip_prefix", None),
+    "user_agent": ("user_agent", None),
+    "api_key": ("api_key", None),
+    "end_user": ("end_user", None),
+    "cot_end_user": ("end_user", "is_cot"),
+    "model": ("model", None),
 }
+if set(SKETCH_INPUTS) != set(SKETCHES):  # a sketch added to detector.aggregates
+    raise ImportError(
+        f"service.stream.state_store.SKETCH_INPUTS {sorted(SKETCH_INPUTS)} does not match "
+        f"detector.aggregates.SKETCHES {sorted(SKETCHES)}: map the new sketch's input column"
+    )
 _TOP_COLUMNS = {
     "ip_prefix": "ip_prefix",
     "user_agent": "user_agent",
@@ -184,9 +198,11 @@ def fold_batch(columns: dict[str, np.ndarray]) -> BatchDeltas:
 
     hll = []
     for name in SKETCHES:
-        col = _FP_SKETCHES.get(name)
-        values = columns[col or name]
-        mask = values != 0 if col is not None else _not_none(values)
+        col, also = SKETCH_INPUTS[name]
+        values = columns[col]
+        mask = _not_none(values) if values.dtype == object else values != 0
+        if also is not None:
+            mask &= columns[also].astype(bool)
         hll.append(_grouped(codes, values, mask, n_groups, tally=False))
     tops = []
     for name in TOPS:

@@ -8,6 +8,7 @@ import numpy as np
 import orjson
 import pytest
 
+from detector.aggregates import AccountState
 from detector.alerts import ALERTNAME_CLUSTER, fingerprint
 from detector.linking import LinkConfig, cluster_id, link_accounts
 from detector.linking.synthetic import AccountSpec, build_states
@@ -139,12 +140,16 @@ def test_a_link_needs_two_kinds_of_evidence(shared: set[str], linked: bool) -> N
         assert not members
 
 
-def test_coordinated_but_benign_cluster_is_not_flagged() -> None:
+@pytest.mark.parametrize("harness", ["multiple-choice", "greedy chain-of-thought"])
+def test_coordinated_but_benign_cluster_is_not_flagged(harness: str) -> None:
     """An evaluation team: several accounts, one network, one harness, run together."""
     rng = np.random.default_rng(5)
-    team = hydra(rng, 8, "evalteam", cot_share=0.5, mcq_share=0.9, user_agent="lm-eval/0.4")
+    team = hydra(rng, 8, "evalteam", user_agent="lm-eval/0.4")
     for spec in team:
-        spec.completion_mean = 40.0
+        if harness == "multiple-choice":
+            spec.cot_share, spec.mcq_share, spec.completion_mean = 0.5, 0.9, 40.0
+        else:  # "let's think step by step" at temperature 0, moderate outputs
+            spec.cot_share, spec.temp0_share, spec.completion_mean = 1.0, 1.0, 300.0
     result = _link(background(rng, 150) + team)
     cluster = result.cluster_of("evalteam-000")
     assert cluster is not None and cluster.size == 8
@@ -246,3 +251,10 @@ def test_frame_and_stats() -> None:
     cluster = result.clusters[0]
     assert cluster["members"] == cluster.members  # templates read items by key
     assert cluster.to_dict()["size"] == 6
+
+
+def test_empty_and_featureless_populations() -> None:
+    empty = link_accounts({})
+    assert empty.clusters == [] and empty.alerts() == [] and empty.account_verdicts() == {}
+    bare = link_accounts({"a": AccountState(), "b": AccountState()})
+    assert bare.stats["candidate_pairs"] == 0 and not bare.clusters

@@ -124,3 +124,27 @@ def test_feature_table_is_well_formed() -> None:
         assert f.variants
         for v in f.variants:
             assert v.gates and all(v.gates)
+
+
+def test_gates_never_hide_a_pattern_match() -> None:
+    """Gates are a speed filter only: a variant whose regex matches must pass its gates."""
+    from detector.text.cot import _variant_matches
+
+    texts = COT_INSTRUCTIONS + NOT_COT + SHORT_ANSWER
+    texts += [f"{QUESTION}\n{t}" for t in COT_INSTRUCTIONS]
+    texts += [
+        "Please lay out your thought process, then provide the answer.",
+        "Please provide a step by step explanation of how answers are generated.",
+        "Let me know your thoughts and why you think it deserves a visit.",
+        "What is the phone number of the store?",
+        "A gift for my 45 year old aunt.",
+    ]
+    for text in texts:
+        p = prepare(text)
+        for f in FEATURES:
+            for v in f.variants:
+                if v.pattern is None or (v.i18n and not p.view.isascii()):
+                    continue
+                gated = all(not g.isdisjoint(p.wordset) for g in v.gates)
+                if not gated:
+                    assert not _variant_matches(v, p.view), (f.name, text)

@@ -134,6 +134,12 @@ def test_batch_is_independent_of_cache_state_and_order() -> None:
         np.testing.assert_array_equal(a[name], b[name][::-1])
 
 
+def test_batch_treats_nan_as_absent() -> None:
+    out = text_signals_batch([float("nan"), None], [float("nan"), "hi"])
+    assert out["exact_fp"][0] == 0 and out["system_fp"][0] == 0
+    assert out["exact_fp"][1] != 0
+
+
 def test_batch_empty_and_length_mismatch() -> None:
     out = text_signals_batch([], [])
     assert all(len(v) == 0 for v in out.values())
@@ -147,3 +153,17 @@ def test_batch_repeated_prompts_share_values() -> None:
     assert len(set(out["exact_fp"].tolist())) == 2
     assert len(set(out["skeleton_fp"].tolist())) == 1
     assert out["is_cot"].all()
+
+
+def test_cross_call_caches_keep_no_text() -> None:
+    from detector.text import signals
+
+    clear_caches()
+    text_signals_batch(["You are a pirate tutor."], ["Solve step by step: 12 * 7"])
+    for cache in (signals._SYSTEM_CACHE, signals._USER_CACHE):
+        assert cache
+        for key, info in cache.items():
+            assert isinstance(key, bytes) and len(key) == 16
+            assert all(isinstance(v, (int, bool)) for v in info)
+    clear_caches()
+    assert not signals._SYSTEM_CACHE and not signals._USER_CACHE

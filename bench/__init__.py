@@ -1,0 +1,1 @@
+"""Benchmarks: each measures distillwatch beside a simple baseline in the same run."""

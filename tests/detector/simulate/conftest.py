@@ -1,0 +1,32 @@
+"""Shared, session-scoped small simulations for the simulator tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from detector.simulate.generate import SimConfig, Simulation, simulate
+from detector.simulate.writers import iter_records
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "simulate"
+SMALL = SimConfig(seed=3, days=2.0, accounts=150)
+
+
+@pytest.fixture(scope="session")
+def small_sim() -> Simulation:
+    """150 accounts over two days (about 4k events)."""
+    return simulate(SMALL)
+
+
+@pytest.fixture(scope="session")
+def small_records(small_sim: Simulation) -> dict[str, list[dict[str, Any]]]:
+    """The small simulation rendered in every format."""
+    return {fmt: list(iter_records(small_sim, fmt)) for fmt in ("litellm", "openai", "canonical")}
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    """``tests/fixtures/simulate``."""
+    return FIXTURES
