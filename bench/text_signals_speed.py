@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     pool = real_prompts()
     n, b = args.events, args.batch
     words = sorted(len(t.split()) for t in pool)
-    print(f"{len(pool)} real prompts; words: median {words[len(words) // 2]}, "
+    kind = "real" if corpora.available() else "generated (corpora missing)"
+    print(f"{len(pool)} {kind} prompts; words: median {words[len(words) // 2]}, "
           f"mean {sum(words) / len(words):.0f}; {n} events, batch {b}")  # fmt: skip
 
     systems, users = mix("distinct", pool, n, rng)

@@ -5,7 +5,7 @@
   object per line, in completion order (LiteLLM logs a request when it ends).
   ``model_map_information`` is a compact version of LiteLLM's ~8 KB cost-map entry.
 * ``openai``: ``{"timestamp", "account_id", "request_id", "api_key", "ip",
-  "user_agent", "status_code", "latency_ms", "request": {chat completions body},
+  "user_agent", "endpoint", "status_code", "latency_s", "request": {chat completions body},
   "response": {chat.completion object, or {"error": ...} for failures}}`` in
   start-time order.
 * ``canonical``: the flat fields of :data:`detector.events.EVENT_FIELD_NAMES`, in
@@ -537,7 +537,7 @@ class _Renderer:
             cols["rfc"] = _rfc3339_ms(ts)
             cols["req_hex"] = _hex_strings(raw[:, 0:16])
             cols["created"] = np.floor(ts + lat).astype(np.int64).tolist()
-            cols["lat_ms"] = (lat * 1000.0).astype(np.int64).tolist()
+            cols["lat3"] = np.round(lat, 3).tolist()
             return cols
         end = ts + lat
         ok = ev["status"][idx] == 0
@@ -840,8 +840,9 @@ class _Renderer:
             "api_key": key_hash,
             "ip": ip,
             "user_agent": ua,
+            "endpoint": ROUTE,
             "status_code": code,
-            "latency_ms": c["lat_ms"][j],
+            "latency_s": c["lat3"][j],
             "request": request,
             "response": response,
         }

@@ -133,6 +133,7 @@ class Scorer:
         self._population_at = 0.0
         self.scored = 0
         self.alerts_fired = 0
+        self._link_warned = False
 
     # -- model -----------------------------------------------------------------------
     def poll_model(self, force: bool = False) -> bool:
@@ -200,7 +201,9 @@ class Scorer:
         try:
             return link_accounts(states).account_verdicts()
         except Exception as exc:  # linking is an extra signal: never stop scoring for it
-            log.warning("account linking failed: %s", exc)
+            if not self._link_warned:
+                log.warning("account linking unavailable on streaming state: %s", exc)
+                self._link_warned = True
             return {}
 
     # -- scoring ---------------------------------------------------------------------

@@ -125,8 +125,9 @@ def test_openai_records_shape(small_records) -> None:
             "api_key",
             "ip",
             "user_agent",
+            "endpoint",
             "status_code",
-            "latency_ms",
+            "latency_s",
             "request",
             "response",
         }
