@@ -41,6 +41,7 @@ from detector.aggregates import (
 )
 from detector.sketches import TopK, hash_ints
 from service.redis_keys import Keys
+from service.stream.redis_hll import merge_redis_hlls
 from service.stream.scripts import BUCKET_FIELDS
 
 __all__ = [
@@ -74,6 +75,8 @@ if set(SKETCH_INPUTS) != set(SKETCHES):  # a sketch added to detector.aggregates
         f"service.stream.state_store.SKETCH_INPUTS {sorted(SKETCH_INPUTS)} does not match "
         f"detector.aggregates.SKETCHES {sorted(SKETCHES)}: map the new sketch's input column"
     )
+#: Sketches :mod:`detector.linking` merges across a cluster's members: read as registers.
+LINK_SKETCHES: tuple[str, ...] = ("prompt", "skeleton")
 _TOP_COLUMNS = {
     "ip_prefix": "ip_prefix",
     "user_agent": "user_agent",
@@ -373,7 +376,8 @@ def read_states(
     hours : sequence of int
         Epoch hours of the window (see :func:`window_hours`).
     with_links : bool
-        Also read the heavy hitters (for account linking).
+        Also read the heavy hitters, and the registers of the sketches account linking
+        merges across accounts (:data:`LINK_SKETCHES`), for :mod:`detector.linking`.
     chunk : int
         Accounts per pipeline round trip.
 
@@ -396,6 +400,9 @@ def read_states(
                 for name in TOPS:
                     for h in hours:
                         pipe.zrange(keys.top(acct, h, name), 0, -1, withscores=True)
+                for name in LINK_SKETCHES:
+                    for h in hours:
+                        pipe.get(keys.hll(acct, h, name))
         res = pipe.execute()
         pos = 0
         nh = len(hours)
@@ -405,12 +412,17 @@ def read_states(
             counts = res[pos : pos + len(SKETCHES)]
             pos += len(SKETCHES)
             tops = None
+            blobs: list[list[bytes | None]] = []
             if with_links:
                 tops = [res[pos + t * nh : pos + (t + 1) * nh] for t in range(len(TOPS))]
                 pos += len(TOPS) * nh
+                blobs = [res[pos + t * nh : pos + (t + 1) * nh] for t in range(len(LINK_SKETCHES))]
+                pos += len(LINK_SKETCHES) * nh
             if not any(fields for _, fields in buckets):
                 continue
             st = _state_from(buckets, counts, tops)
+            for name, per_hour in zip(LINK_SKETCHES, blobs, strict=False):
+                st.sketches[name] = merge_redis_hlls(per_hour)
             if st.get("n") > 0 and math.isfinite(st.first_ts):
                 out[acct] = st
     return out

@@ -240,3 +240,26 @@ def test_ingest_cli_follow_and_replay(rclient, redis_server, tmp_path, events) -
         proc.send_signal(signal.SIGTERM)
         proc.wait(10)
     assert rclient.xlen(Keys().events) == 150
+
+
+def test_redis_hll_registers_count_like_pfcount(rclient) -> None:
+    from service.stream.redis_hll import merge_redis_hlls
+
+    for n in (3, 400, 30_000):  # sparse and dense encodings
+        rclient.delete("hll:a", "hll:b")
+        for j in range(0, n, 5000):
+            rclient.pfadd("hll:a", *(f"a{i}" for i in range(j, min(j + 5000, n))))
+            rclient.pfadd("hll:b", *(f"a{i + n // 2}" for i in range(j, min(j + 5000, n))))
+        one = merge_redis_hlls([rclient.get("hll:a")])
+        both = merge_redis_hlls([rclient.get("hll:a"), None, rclient.get("hll:b")])
+        assert round(one.count()) == rclient.pfcount("hll:a")
+        assert round(both.count()) == rclient.pfcount("hll:a", "hll:b")
+
+
+def test_linking_runs_on_streaming_state(rclient, redis_server, events) -> None:
+    s = settings_for(redis_server.url)
+    Ingestor(rclient, s).add_events(events)
+    scorer = Scorer(rclient, s)
+    Worker(rclient, s, scorer=scorer).run(exit_when_idle=0.3)
+    assert scorer.refresh_population(force=True)
+    assert not scorer._link_warned  # detector.linking accepted the Redis-backed states
