@@ -19,7 +19,7 @@ $BIN/distillwatch audit sample_logs/litellm-2d.jsonl.gz --out "$OUT/audit"
 
 echo
 echo "== 3. detection against the sample's ground truth"
-$BIN/python -m detector.evaluate "$OUT/audit/accounts.csv" sample_logs/litellm-2d.jsonl.gz.labels.csv
+$BIN/python -m detector.evaluate "$OUT/audit/accounts.csv" sample_logs/litellm-2d.labels.csv
 
 echo
 echo "Open $OUT/audit/report.html in a browser; alerts are in $OUT/audit/alerts.jsonl."

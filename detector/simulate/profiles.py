@@ -672,23 +672,24 @@ def _account(rng: np.random.Generator, index: int, kind: str) -> Account:
     return acct
 
 
-def _campaign(rng: np.random.Generator, cid: str, members: list[int], ctx: Context) -> Campaign:
+_CAMPAIGN_UAS: tuple[str, ...] = (
+    "Go-http-client/2.0",
+    "Python/3.10 aiohttp/3.8.6",
+    "node-fetch/1.0 (+https://github.com/bitinn/node-fetch)",
+    "okhttp/4.12.0",
+    "Apache-HttpClient/4.5.14 (Java/17.0.12)",
+    "python-httpx/0.25.1",
+    "reqwest/0.11.27",
+)
+
+
+def _campaign(
+    rng: np.random.Generator, cid: str, members: list[int], ctx: Context, ua: str
+) -> Campaign:
     slash24 = infra.random_slash24(rng)
     base = slash24.split("/")[0].rsplit(".", 1)[0]
     hosts = rng.choice(np.arange(2, 254), size=int(rng.integers(3, 9)), replace=False)
     ips = [f"{base}.{int(h)}" for h in sorted(hosts)]
-    ua = _choice(
-        rng,
-        (
-            "Go-http-client/2.0",
-            "Python/3.10 aiohttp/3.8.6",
-            "node-fetch/1.0 (+https://github.com/bitinn/node-fetch)",
-            "okhttp/4.12.0",
-            "Apache-HttpClient/4.5.14 (Java/17.0.12)",
-            "python-httpx/0.25.1",
-            "reqwest/0.11.27",
-        ),
-    )
     focus = _choice(rng, ("math", "instruct", "code"))
     pool_mix = {
         "math": {"gsm8k_train": 0.6, "math": 0.4},
@@ -769,10 +770,12 @@ def build_population(
         )
         sizes = [20 + int(e) for e in extra] if extra is not None else [len(hydra)]
         pos = 0
+        uas = rng.permutation(len(_CAMPAIGN_UAS))
         for c, size in enumerate(sizes):
             members = hydra[pos : pos + size]
             pos += size
-            camp = _campaign(rng, f"campaign-{c + 1:02d}", members, ctx)
+            ua = _CAMPAIGN_UAS[int(uas[c % len(uas)])]
+            camp = _campaign(rng, f"campaign-{c + 1:02d}", members, ctx, ua)
             campaigns.append(camp)
             for m in members:
                 a = accounts[m]

@@ -169,6 +169,8 @@ def test_model_hot_reload(rclient, redis_server, events) -> None:
     scorer = Scorer(rclient, s)
     Worker(rclient, s, scorer=scorer).run(exit_when_idle=0.3)
     assert scorer.model_version.startswith("population-fit")
+    assert scorer.refresh_population(force=True)
+    assert not scorer._link_warned  # detector.linking accepted the Redis-backed states
     features, _as_of = population_features(rclient, s)
     model = AccountAnomalyModel(n_estimators=20).fit(features)
     blob, meta = model_store.model_to_bytes(model, version="v-test-1", trained_at="now", extra={})
@@ -254,12 +256,3 @@ def test_redis_hll_registers_count_like_pfcount(rclient) -> None:
         both = merge_redis_hlls([rclient.get("hll:a"), None, rclient.get("hll:b")])
         assert round(one.count()) == rclient.pfcount("hll:a")
         assert round(both.count()) == rclient.pfcount("hll:a", "hll:b")
-
-
-def test_linking_runs_on_streaming_state(rclient, redis_server, events) -> None:
-    s = settings_for(redis_server.url)
-    Ingestor(rclient, s).add_events(events)
-    scorer = Scorer(rclient, s)
-    Worker(rclient, s, scorer=scorer).run(exit_when_idle=0.3)
-    assert scorer.refresh_population(force=True)
-    assert not scorer._link_warned  # detector.linking accepted the Redis-backed states

@@ -109,6 +109,17 @@ def test_batch_stream_parity_and_same_flags(rclient, redis_server, log_file, bat
     assert verdict is not None and verdict["action"] in ("block", "throttle")
     normal = read_score(rclient, Keys(), "org-normal-000")
     assert normal is not None and normal["action"] == "allow"
+    # alerts: one firing entry per account; rescoring the same situation updates it
+    keys = Keys()
+    firing = [f for _id, f in rclient.xrange(keys.alerts) if f[b"status"] == b"firing"]
+    accounts = [f[b"account_id"] for f in firing]
+    assert b"org-harvest-00" in accounts and len(accounts) == len(set(accounts))
+    before = rclient.xlen(keys.alerts)
+    scorer.score(["org-harvest-00"])
+    assert rclient.xlen(keys.alerts) == before
+    fp = rclient.get(keys.account_alert("org-harvest-00")).decode()
+    alert = rclient.hgetall(keys.alert(fp))
+    assert alert[b"status"] == b"firing" and int(alert[b"updates"]) >= 2
 
 
 def test_chunked_batches_match_one_pass(rclient, redis_server, log_file, batch) -> None:
@@ -186,20 +197,3 @@ def test_no_prompt_text_in_redis(rclient, redis_server, log_file) -> None:
     for value in pipe.execute():
         blob = repr(value).lower().encode()
         assert not any(n in blob for n in needles)
-
-
-def test_alerts_deduplicated_by_fingerprint(rclient, redis_server, log_file) -> None:
-    s = settings_for(redis_server.url)
-    Ingestor(rclient, s).ingest_files([str(log_file)])
-    scorer = Scorer(rclient, s)
-    run_worker(rclient, s, scorer)
-    keys = Keys()
-    firing = [f for _id, f in rclient.xrange(keys.alerts) if f[b"status"] == b"firing"]
-    accounts = [f[b"account_id"] for f in firing]
-    assert b"org-harvest-00" in accounts and len(accounts) == len(set(accounts))
-    before = rclient.xlen(keys.alerts)
-    scorer.score(["org-harvest-00"])  # same situation: update, no new stream entry
-    assert rclient.xlen(keys.alerts) == before
-    fp = rclient.get(keys.account_alert("org-harvest-00")).decode()
-    alert = rclient.hgetall(keys.alert(fp))
-    assert alert[b"status"] == b"firing" and int(alert[b"updates"]) >= 2

@@ -23,6 +23,8 @@ def frame(small_sim: Simulation, small_records) -> pd.DataFrame:
 def test_hydra_members_share_infrastructure(small_sim: Simulation, frame: pd.DataFrame) -> None:
     hydra = frame[frame["kind"] == "hydra"]
     assert small_sim.campaigns
+    uas = [c.client.user_agent for c in small_sim.campaigns]
+    assert len(set(uas)) == len(uas), "each campaign has its own unusual client"
     for camp in small_sim.campaigns:
         d = hydra[hydra["campaign"] == camp.campaign_id]
         assert d["account_id"].nunique() == len(camp.members)
