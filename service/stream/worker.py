@@ -329,6 +329,14 @@ class Worker:
         )
 
     # -- reclaiming ------------------------------------------------------------------
+    def _forget_dead_consumers(self, idle_ms: int = 86_400_000) -> None:
+        """Remove consumers idle for a day with nothing pending (crashed workers' names)."""
+        for c in self.client.xinfo_consumers(self.keys.events, self.settings.group):
+            name = _text(c["name"])
+            if name != self.consumer and int(c["pending"]) == 0 and int(c["idle"]) > idle_ms:
+                self.client.xgroup_delconsumer(self.keys.events, self.settings.group, name)
+                self.client.delete(self.keys.lease(name))
+
     def reclaim(self) -> int:
         """Take over entries idle longer than ``claim_idle_ms``; dead-letter poison ones.
 
@@ -338,6 +346,7 @@ class Worker:
             Entries reclaimed and committed (dead-lettered ones not included).
         """
         s = self.settings
+        self._forget_dead_consumers()
         pending = self.client.xpending_range(
             self.keys.events, s.group, "-", "+", s.batch_size, idle=s.claim_idle_ms
         )

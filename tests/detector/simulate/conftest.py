@@ -8,15 +8,17 @@ from typing import Any
 import pytest
 
 from detector.simulate.generate import SimConfig, Simulation, simulate
+from detector.simulate.profiles import DEFAULT_MIX
 from detector.simulate.writers import iter_records
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "simulate"
-SMALL = SimConfig(seed=3, days=2.0, accounts=150)
+# more hydra than the default mix so that two campaigns exist (one moving to the new model)
+SMALL = SimConfig(seed=3, days=2.0, accounts=150, mix={**DEFAULT_MIX, "chat": 0.4, "hydra": 0.3})
 
 
 @pytest.fixture(scope="session")
 def small_sim() -> Simulation:
-    """150 accounts over two days (about 4k events)."""
+    """150 accounts over two days (about 4k events), two hydra campaigns."""
     return simulate(SMALL)
 
 

@@ -70,7 +70,7 @@ def test_kind_counts_follow_the_mix() -> None:
 
 
 def test_every_kind_present_with_requested_counts(small_sim) -> None:
-    expected = kind_counts(small_sim.config.accounts)
+    expected = kind_counts(small_sim.config.accounts, small_sim.config.mix)
     got = {k: 0 for k in KINDS}
     for a in small_sim.accounts:
         got[a.kind] += 1
@@ -122,8 +122,8 @@ def test_account_id_fallback_chain_is_exercised(small_records) -> None:
 
 
 def test_target_events_calibrates_volume() -> None:
-    sim = simulate(SimConfig(seed=5, days=1.0, accounts=60, target_events=3000))
-    assert abs(sim.n_events - 3000) / 3000 < 0.06
+    sim = simulate(SimConfig(seed=5, days=1.0, accounts=40, target_events=2000))
+    assert abs(sim.n_events - 2000) / 2000 < 0.06
     assert sim.scale > 1.0
 
 
@@ -174,3 +174,17 @@ def test_parallel_workers_write_the_same_bytes(small_sim, tmp_path: Path, monkey
     )
     assert one["events"] == two["events"] > 3 * 1024
     assert (tmp_path / "one.jsonl.gz").read_bytes() == (tmp_path / "two.jsonl.gz").read_bytes()
+
+
+def test_bundled_data_is_small_and_complete() -> None:
+    from detector.simulate import corpora, traces
+
+    data = Path(corpora.__file__).parent / "data"
+    assert sum(p.stat().st_size for p in data.iterdir()) <= 3_000_000
+    pack = corpora.load_pack()
+    assert [p.name for p in pack.pools] == list(corpora.POOL_NAMES)
+    assert all(len(p) > 50 for p in pack.pools)
+    assert max(len(t) for p in pack.pools for t in p.texts) <= 2000
+    shapes = traces.load_traces()
+    assert shapes.diurnal_clients.shape[1] == 144
+    assert {"azure_conv_generated", "mooncake_input", "servegen_client_cv"} <= set(shapes.quantiles)
