@@ -13,8 +13,9 @@ events in, one state per account out.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,9 +35,11 @@ __all__ = [
     "SKETCHES",
     "TOPS",
     "AccountState",
+    "ChunkAggregate",
     "GroupTables",
     "aggregate_events",
     "aggregate_tables",
+    "chunk_aggregate",
     "event_columns",
     "merge_into",
 ]
@@ -321,34 +324,12 @@ def event_columns(events: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
     return cols
 
 
-def _value_counts_by_group(
-    codes: np.ndarray, values: np.ndarray, mask: np.ndarray
-) -> dict[int, dict[object, float]]:
-    frame = pd.DataFrame({"g": codes[mask], "v": values[mask]})
-    if frame.empty:
-        return {}
-    counts = frame.groupby(["g", "v"], sort=False).size()
-    out: dict[int, dict[object, float]] = {}
-    for (g, v), c in counts.items():
-        out.setdefault(int(g), {})[v] = float(c)
-    return out
+@dataclass(slots=True)
+class GroupTables:
+    """The additive part of a chunk's aggregates, per account group, as arrays.
 
-
-class GroupTables(NamedTuple):
-    """The vectorised per-group part of :func:`aggregate_events` (see :func:`aggregate_tables`).
-
-    Attributes
-    ----------
-    codes : numpy.ndarray
-        Group number of each event.
-    uniques : numpy.ndarray
-        Group key (account id) of each group number.
-    counts : numpy.ndarray
-        ``(groups, len(ADDITIVE))`` additive counters, laid out as :data:`ADDITIVE`.
-    hour_of_day, gap_hist, topic_hist : numpy.ndarray
-        ``(groups, 24)``, ``(groups, GAP_BINS)``, ``(groups, N_TOPICS)`` histograms.
-    first, last : numpy.ndarray
-        Time of each group's first and last event.
+    ``codes`` maps each event to its group; ``uniques`` names the groups. The streaming
+    workers write these tables to Redis; :func:`chunk_aggregate` adds the sketches.
     """
 
     codes: np.ndarray
@@ -362,16 +343,12 @@ class GroupTables(NamedTuple):
 
 
 def aggregate_tables(columns: Mapping[str, np.ndarray]) -> GroupTables:
-    """Additive counters, histograms and first/last time per group, fully vectorised.
-
-    The group key is ``columns["account_id"]`` (any hashable values: the streaming
-    workers pass an (account, hour) code). :func:`aggregate_events` builds its states
-    from these tables; the streaming workers write them to Redis as they are.
+    """Additive counters, histograms and time range per ``account_id`` group.
 
     Parameters
     ----------
     columns : mapping of arrays
-        Output of :func:`event_columns` (at least one event).
+        Output of :func:`event_columns` (the ``account_id`` column may be any group key).
 
     Returns
     -------
@@ -379,6 +356,7 @@ def aggregate_tables(columns: Mapping[str, np.ndarray]) -> GroupTables:
     """
     ts = columns["ts"]
     codes, uniques = pd.factorize(columns["account_id"], sort=False)
+    uniques = np.asarray(uniques, dtype=object)
     n_groups = len(uniques)
     order = np.lexsort((ts, codes))
     codes_s = codes[order]
@@ -392,10 +370,10 @@ def aggregate_tables(columns: Mapping[str, np.ndarray]) -> GroupTables:
     completion = columns["completion_tokens"]
     top_lp = columns["top_logprobs"]
     lb = columns["logit_bias_size"]
-    ones = np.ones(ts.size)
+    is_cot = np.asarray(columns["is_cot"], dtype=bool)
     table = np.zeros((n_groups, len(ADDITIVE)))
     add = {
-        "n": ones,
+        "n": np.ones(ts.size),
         "n_failure": columns["failure"],
         "sum_prompt_tokens": columns["prompt_tokens"],
         "sum_completion_tokens": completion,
@@ -419,8 +397,8 @@ def aggregate_tables(columns: Mapping[str, np.ndarray]) -> GroupTables:
         "n_json_format": columns["json_format"],
         "n_has_system": columns["has_system"],
         "n_has_end_user": columns["has_end_user"],
-        "n_cot": columns["is_cot"],
-        "n_cot_end_user": columns["is_cot"] & columns["has_end_user"],
+        "n_cot": is_cot,
+        "n_cot_end_user": is_cot & np.asarray(columns["has_end_user"], dtype=bool),
         "sum_cot_score": columns["cot_score"],
         "n_mcq": columns["is_mcq"],
         "n_short_answer": columns["answer_format_short"],
@@ -429,7 +407,7 @@ def aggregate_tables(columns: Mapping[str, np.ndarray]) -> GroupTables:
     for name, weights in add.items():
         table[:, _IDX[name]] = by_group(np.asarray(weights))
 
-    # inter-arrival gaps within the chunk, per account (sorted by time)
+    # inter-arrival gaps within the chunk, per group (sorted by time)
     same = codes_s[1:] == codes_s[:-1]
     gaps = np.diff(ts_s)[same]
     gap_codes = codes_s[1:][same]
@@ -442,7 +420,7 @@ def aggregate_tables(columns: Mapping[str, np.ndarray]) -> GroupTables:
     hod = ((ts // HOUR_S) % 24).astype(np.int64)
     hour_hist = np.zeros((n_groups, 24), dtype=np.int64)
     np.add.at(hour_hist, (codes, hod), 1)
-    topics = np.clip(columns["topic"].astype(np.int64), 0, N_TOPICS - 1)
+    topics = np.clip(np.asarray(columns["topic"]).astype(np.int64), 0, N_TOPICS - 1)
     topic_hist = np.zeros((n_groups, N_TOPICS), dtype=np.int64)
     np.add.at(topic_hist, (codes, topics), 1)
 
@@ -460,6 +438,19 @@ def aggregate_events(
 ) -> dict[str, AccountState]:
     """Build one :class:`AccountState` per account from a chunk of events.
 
+    Same parameters as :func:`chunk_aggregate`; returns account id -> state for this
+    chunk (merge with :func:`merge_into`).
+    """
+    return chunk_aggregate(events, columns=columns).to_states()
+
+
+def chunk_aggregate(
+    events: Sequence[Mapping[str, Any]] | None = None,
+    *,
+    columns: Mapping[str, np.ndarray] | None = None,
+) -> ChunkAggregate:
+    """Vectorised per-account aggregates of a chunk of events, as flat arrays.
+
     Parameters
     ----------
     events : sequence of dict, optional
@@ -469,16 +460,14 @@ def aggregate_events(
 
     Returns
     -------
-    dict
-        account id -> state for this chunk (merge with :func:`merge_into`).
+    ChunkAggregate
+        Arrays per account group; :meth:`ChunkAggregate.to_states` builds the states.
     """
     if columns is None:
-        if not events:
-            return {}
-        columns = event_columns(events)
-    ts = columns["ts"]
+        columns = event_columns(events or [])
+    ts = columns.get("ts", np.empty(0))
     if ts.size == 0:
-        return {}
+        return ChunkAggregate.empty()
     tab = aggregate_tables(columns)
     codes, uniques = tab.codes, tab.uniques
     n_groups = len(uniques)
@@ -527,42 +516,132 @@ def aggregate_events(
         "system": (columns["system_fp"].astype(np.uint64), columns["system_fp"] != 0),
         "model": (columns["model"], np.array([v is not None for v in columns["model"]])),
     }
-    top_counts = {
-        name: _value_counts_by_group(codes, values, mask)
+    tops = {
+        name: _value_counts_arrays(codes, values, mask)
         for name, (values, mask) in top_inputs.items()
     }
-
-    # split the per-event arrays by group once (sorted by group)
-    by_code = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[by_code], np.arange(n_groups + 1))
+    sketches = {
+        name: _unique_pairs(codes[mask], hashes[mask])
+        for name, (hashes, mask) in sketch_inputs.items()
+    }
     minute_ids = (ts // 60).astype(np.int64)
+    hourly_index = hourly.index
+    return ChunkAggregate(
+        accounts=np.asarray(uniques, dtype=object),
+        table=table,
+        hour_hist=hour_hist,
+        gap_hist=gap_hist,
+        topic_hist=topic_hist,
+        first=first,
+        last=last,
+        minute_sigs=minute_signatures(codes, minute_ids, n_groups),
+        sketches=sketches,
+        tops=tops,
+        hourly=(
+            hourly_index.get_level_values(0).to_numpy(np.int64),
+            hourly_index.get_level_values(1).to_numpy(np.int64),
+            hourly.to_numpy(np.float64),
+        ),
+    )
 
-    minute_sigs = minute_signatures(codes, minute_ids, n_groups)
 
-    states: dict[str, AccountState] = {}
-    for g in range(n_groups):
-        st = AccountState()
-        st.counts = table[g]
-        st.hour_of_day = hour_hist[g]
-        st.gap_hist = gap_hist[g]
-        st.topic_hist = topic_hist[g]
-        st.first_ts = float(first[g])
-        st.last_ts = float(last[g])
-        idx = by_code[bounds[g] : bounds[g + 1]]
-        for name, (hashes, mask) in sketch_inputs.items():
-            sel = idx[mask[idx]]
-            if sel.size:
-                st.sketches[name].add_hashes(hashes[sel])
-        for name, per_group in top_counts.items():
-            counts = per_group.get(g)
-            if counts:
-                st.tops[name].update(counts)
-        st.minutes.values = minute_sigs[g].copy()
-        states[str(uniques[g])] = st
+def _unique_pairs(groups: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (group, hash) pairs sorted by group then hash."""
+    if groups.size == 0:
+        return groups.astype(np.int64), hashes.astype(np.uint64)
+    order = np.lexsort((hashes, groups))
+    g, h = groups[order], hashes[order]
+    keep = np.ones(g.size, dtype=bool)
+    keep[1:] = (g[1:] != g[:-1]) | (h[1:] != h[:-1])
+    return g[keep].astype(np.int64), h[keep].astype(np.uint64)
 
-    for (g, h), row in zip(hourly.index, hourly.to_numpy(), strict=True):
-        states[str(uniques[g])].hourly[int(h)] = row.astype(np.float64)
-    return states
+
+def _value_counts_arrays(
+    codes: np.ndarray, values: np.ndarray, mask: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(group, value, count) arrays of the value counts per group, sorted by group."""
+    frame = pd.DataFrame({"g": codes[mask], "v": values[mask]})
+    if frame.empty:
+        return np.empty(0, np.int64), np.empty(0, object), np.empty(0, np.float64)
+    counts = frame.groupby(["g", "v"], sort=True).size()
+    return (
+        counts.index.get_level_values(0).to_numpy(np.int64),
+        np.asarray(counts.index.get_level_values(1), dtype=object),
+        counts.to_numpy(np.float64),
+    )
+
+
+def _slices(groups: np.ndarray, n_groups: int) -> np.ndarray:
+    return np.searchsorted(groups, np.arange(n_groups + 1))
+
+
+@dataclass(slots=True)
+class ChunkAggregate:
+    """One chunk's per-account aggregates as flat arrays (fast to pickle and to ship).
+
+    Worker processes return this; :meth:`to_states` builds the per-account objects.
+    ``sketches`` maps a sketch name to sorted distinct (group, hash) pairs, ``tops`` to
+    (group, value, count) arrays, ``hourly`` is (group, epoch hour, [n, tokens, cot]).
+    """
+
+    accounts: np.ndarray
+    table: np.ndarray
+    hour_hist: np.ndarray
+    gap_hist: np.ndarray
+    topic_hist: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    minute_sigs: np.ndarray
+    sketches: dict[str, tuple[np.ndarray, np.ndarray]]
+    tops: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    hourly: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+    @classmethod
+    def empty(cls) -> ChunkAggregate:
+        """The aggregate of no events."""
+        z = np.empty(0, np.int64)
+        return cls(
+            accounts=np.empty(0, object),
+            table=np.zeros((0, len(ADDITIVE))),
+            hour_hist=np.zeros((0, 24), np.int64),
+            gap_hist=np.zeros((0, GAP_BINS), np.int64),
+            topic_hist=np.zeros((0, N_TOPICS), np.int64),
+            first=np.empty(0),
+            last=np.empty(0),
+            minute_sigs=np.zeros((0, MINHASH_PERM), np.uint64),
+            sketches={},
+            tops={},
+            hourly=(z, z, np.zeros((0, 3))),
+        )
+
+    def to_states(self) -> dict[str, AccountState]:
+        """One :class:`AccountState` per account of the chunk."""
+        n_groups = len(self.accounts)
+        sketch_bounds = {name: (_slices(g, n_groups), h) for name, (g, h) in self.sketches.items()}
+        top_bounds = {name: (_slices(g, n_groups), v, c) for name, (g, v, c) in self.tops.items()}
+        states: dict[str, AccountState] = {}
+        for g in range(n_groups):
+            st = AccountState()
+            st.counts = self.table[g]
+            st.hour_of_day = self.hour_hist[g]
+            st.gap_hist = self.gap_hist[g]
+            st.topic_hist = self.topic_hist[g]
+            st.first_ts = float(self.first[g])
+            st.last_ts = float(self.last[g])
+            for name, (bounds, hashes) in sketch_bounds.items():
+                lo, hi = bounds[g], bounds[g + 1]
+                if hi > lo:
+                    st.sketches[name] = HyperLogLog.from_unique_sorted(hashes[lo:hi])
+            for name, (bounds, values, counts) in top_bounds.items():
+                lo, hi = bounds[g], bounds[g + 1]
+                if hi > lo:
+                    st.tops[name].update(dict(zip(values[lo:hi], counts[lo:hi], strict=True)))
+            st.minutes.values = self.minute_sigs[g].copy()
+            states[str(self.accounts[g])] = st
+        groups, hours, values = self.hourly
+        for g, h, row in zip(groups, hours, values, strict=True):
+            states[str(self.accounts[g])].hourly[int(h)] = row.copy()
+        return states
 
 
 def minute_signatures(codes: np.ndarray, minute_ids: np.ndarray, n_groups: int) -> np.ndarray:

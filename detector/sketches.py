@@ -124,6 +124,20 @@ class HyperLogLog:
         self._sparse: np.ndarray | None = np.empty(0, dtype=_U64)
         self._dense: np.ndarray | None = None
 
+    @classmethod
+    def from_unique_sorted(
+        cls, hashes: np.ndarray, p: int = 12, sparse_max: int = 256
+    ) -> HyperLogLog:
+        """A sketch of already distinct, sorted uint64 hashes (no copy while sparse)."""
+        hll = cls(p, sparse_max)
+        if hashes.size > sparse_max:
+            hll._sparse = None
+            hll._dense = np.zeros(1 << p, dtype=np.uint8)
+            hll._update_registers(hashes)
+        else:
+            hll._sparse = hashes.astype(_U64, copy=False)
+        return hll
+
     # -- updates -----------------------------------------------------------------
     def add_hashes(self, hashes: np.ndarray) -> HyperLogLog:
         """Add uint64 hashes (already hashed items); returns self."""

@@ -16,7 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from detector.aggregates import AccountState, aggregate_events, merge_into
+from detector.aggregates import (
+    AccountState,
+    ChunkAggregate,
+    aggregate_events,
+    chunk_aggregate,
+    merge_into,
+)
 from detector.features import feature_frame
 from detector.fusion import AccountVerdict, FusionConfig, fuse
 from detector.model import AccountAnomalyModel
@@ -100,16 +106,153 @@ class AuditResult:
         return pd.DataFrame(rows).set_index("account_id") if rows else pd.DataFrame()
 
 
+def _parse_and_aggregate(
+    block: Any, source: str, fmt: str | None, account_field: str | None
+) -> tuple[ChunkAggregate | None, list[Any], dict[str, int], int, float, float]:
+    """Worker-process step: one block of lines -> flat per-account aggregate arrays.
+
+    Only arrays of counts and hashes travel back to the parent: no prompt text.
+    """
+    from detector.ingest.readers import parse_block
+
+    events, quarantined, formats = parse_block(block, source, fmt, account_field)
+    if not events:
+        return None, quarantined, formats, 0, np.inf, -np.inf
+    ts = [e["ts"] for e in events]
+    return chunk_aggregate(events), quarantined, formats, len(events), min(ts), max(ts)
+
+
+class _Run:
+    """Accumulates states and statistics over chunks (serial or parallel)."""
+
+    def __init__(self, on_quarantine: Callable[[Iterable[Any]], Any] | None) -> None:
+        self.states: dict[str, AccountState] = {}
+        self.quarantine: Counter[str] = Counter()
+        self.n_events = 0
+        self.files: dict[str, dict[str, Any]] = {}
+        self.first_ts, self.last_ts = np.inf, -np.inf
+        self.on_quarantine = on_quarantine
+
+    def add(
+        self,
+        file: str,
+        fmt: str | None,
+        states: dict[str, AccountState],
+        quarantined: list[Any],
+        n_events: int,
+        first: float,
+        last: float,
+    ) -> None:
+        info = self.files.setdefault(
+            file, {"file": file, "format": fmt, "events": 0, "quarantined": 0}
+        )
+        if fmt and not info.get("format"):
+            info["format"] = fmt
+        if n_events:
+            merge_into(self.states, states)
+            self.n_events += n_events
+            info["events"] += n_events
+            self.first_ts = min(self.first_ts, first)
+            self.last_ts = max(self.last_ts, last)
+        if quarantined:
+            info["quarantined"] += len(quarantined)
+            self.quarantine.update(q.reason for q in quarantined)
+            if self.on_quarantine is not None:
+                self.on_quarantine(quarantined)
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "n_events": self.n_events,
+            "n_records": self.n_events + sum(self.quarantine.values()),
+            "quarantine": self.quarantine,
+            "files": list(self.files.values()),
+            "first_ts": float(self.first_ts) if np.isfinite(self.first_ts) else 0.0,
+            "last_ts": float(self.last_ts) if np.isfinite(self.last_ts) else 0.0,
+        }
+
+
+def _serial_file(
+    run: _Run,
+    path: str,
+    fmt: str | None,
+    account_field: str | None,
+    chunk_size: int,
+    on_progress: ProgressFn | None,
+) -> None:
+    from detector.ingest import iter_event_chunks
+
+    for chunk in iter_event_chunks(
+        [path], fmt=fmt, account_field=account_field, chunk_size=chunk_size
+    ):
+        states = aggregate_events(chunk.events) if chunk.events else {}
+        ts = [e["ts"] for e in chunk.events] or [np.inf]
+        run.add(
+            chunk.file,
+            chunk.format,
+            states,
+            chunk.quarantined,
+            len(chunk.events),
+            min(ts),
+            max(ts) if chunk.events else -np.inf,
+        )
+        if on_progress is not None:
+            on_progress(chunk.bytes_done, chunk.bytes_total or chunk.bytes_done)
+
+
+def _parallel_file(
+    run: _Run,
+    pool: Any,
+    path: str,
+    fmt: str | None,
+    account_field: str | None,
+    workers: int,
+    on_progress: ProgressFn | None,
+) -> bool:
+    """Parse one JSONL file in worker processes; False if the file is not JSONL."""
+    from collections import deque
+
+    from detector.ingest.readers import NotLineDelimited, iter_line_blocks
+
+    pending: deque[tuple[Any, int, int]] = deque()
+
+    def drain(limit: int) -> None:
+        while len(pending) > limit:
+            future, done, total = pending.popleft()
+            chunk, quarantined, formats, n, first, last = future.result()
+            file_fmt = max(formats, key=formats.__getitem__) if formats else None
+            states = chunk.to_states() if chunk is not None else {}
+            run.add(path, file_fmt, states, quarantined, n, first, last)
+            if on_progress is not None:
+                on_progress(done, total)
+
+    try:
+        for block in iter_line_blocks(path):
+            future = pool.submit(_parse_and_aggregate, block, path, fmt, account_field)
+            pending.append((future, block.bytes_done, block.bytes_total))
+            drain(2 * workers)  # bounded in flight: memory stays bounded
+    except NotLineDelimited:
+        drain(0)
+        return False
+    drain(0)
+    return True
+
+
 def build_states(
     paths: Sequence[str | Path],
     *,
     fmt: str | None = None,
     account_field: str | None = None,
     chunk_size: int = 20_000,
+    workers: int | None = None,
     on_progress: ProgressFn | None = None,
     on_quarantine: Callable[[Iterable[Any]], Any] | None = None,
 ) -> tuple[dict[str, AccountState], dict[str, Any]]:
     """Parse files chunk by chunk and fold them into per-account states.
+
+    JSONL files are split into blocks of whole lines that worker processes parse and
+    aggregate (``workers`` of them; text never leaves the worker, only states come
+    back); CSV, Parquet and whole-document JSON are read in this process. Results are
+    merged in file order, so the output does not depend on ``workers``.
 
     Parameters
     ----------
@@ -117,8 +260,10 @@ def build_states(
         Log exports (any supported format, ``.gz`` transparently).
     fmt, account_field, chunk_size
         See :class:`AuditConfig`.
+    workers : int, optional
+        Worker processes (default: the number of CPUs, at most 4; 1 = no pool).
     on_progress : callable, optional
-        Called with (bytes done, bytes total) after each chunk.
+        Called with (bytes done, bytes total) of the current file after each chunk.
     on_quarantine : callable, optional
         Receives each chunk's quarantined records (e.g. a quarantine file writer).
 
@@ -128,44 +273,33 @@ def build_states(
         account id -> state, and run statistics (records, events, quarantine counts,
         per-file summaries, time range).
     """
-    from detector.ingest import iter_event_chunks
+    import os
 
-    states: dict[str, AccountState] = {}
-    quarantine: Counter[str] = Counter()
-    n_events = 0
-    files: dict[str, dict[str, Any]] = {}
-    first_ts, last_ts = np.inf, -np.inf
-    for chunk in iter_event_chunks(
-        [str(p) for p in paths], fmt=fmt, account_field=account_field, chunk_size=chunk_size
-    ):
-        info = files.setdefault(
-            chunk.file, {"file": chunk.file, "format": chunk.format, "events": 0, "quarantined": 0}
-        )
-        if chunk.format and not info.get("format"):
-            info["format"] = chunk.format
-        if chunk.events:
-            merge_into(states, aggregate_events(chunk.events))
-            n_events += len(chunk.events)
-            info["events"] += len(chunk.events)
-            ts = [e["ts"] for e in chunk.events]
-            first_ts = min(first_ts, min(ts))
-            last_ts = max(last_ts, max(ts))
-        if chunk.quarantined:
-            info["quarantined"] += len(chunk.quarantined)
-            quarantine.update(q.reason for q in chunk.quarantined)
-            if on_quarantine is not None:
-                on_quarantine(chunk.quarantined)
-        if on_progress is not None:
-            on_progress(chunk.bytes_done, chunk.bytes_total)
-    stats = {
-        "n_events": n_events,
-        "n_records": n_events + sum(quarantine.values()),
-        "quarantine": quarantine,
-        "files": list(files.values()),
-        "first_ts": float(first_ts) if np.isfinite(first_ts) else 0.0,
-        "last_ts": float(last_ts) if np.isfinite(last_ts) else 0.0,
-    }
-    return states, stats
+    from detector.ingest import expand_paths
+
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4)
+    run = _Run(on_quarantine)
+    files = expand_paths([str(p) for p in paths])
+    pool = None
+    if workers > 1 and any(f != "-" for f in files):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    try:
+        for path in files:
+            if (
+                pool is not None
+                and path != "-"
+                and _parallel_file(run, pool, path, fmt, account_field, workers, on_progress)
+            ):
+                continue
+            _serial_file(run, path, fmt, account_field, chunk_size, on_progress)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return run.states, run.stats()
 
 
 def score_accounts(

@@ -33,7 +33,7 @@ import os
 import sys
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -844,3 +844,116 @@ def parse_payload(
         conv.quarantine("read_error", f"{type(exc).__name__}: {exc}"[:300], body, conv.line or None)
     events, quarantined, _ = conv.take()
     return events, quarantined
+
+
+# ------------------------------------------------------------------- line blocks
+
+
+@dataclass(slots=True)
+class LineBlock:
+    """A run of whole JSONL lines read from one file, for parsing in another process.
+
+    Parameters
+    ----------
+    data : bytes
+        The lines (decompressed), each ending at a line boundary.
+    first_line : int
+        1-based number of the first line of ``data`` in the file.
+    bytes_done, bytes_total : int
+        Progress in the file (compressed bytes for ``.gz``).
+    compression : str or None
+        ``"gzip"`` or None.
+    error : str or None
+        Set on the last block when the file could not be read to its end (a cut-off
+        ``.gz``): the complete lines before the fault are in ``data``.
+    """
+
+    data: bytes
+    first_line: int
+    bytes_done: int
+    bytes_total: int
+    compression: str | None
+    error: str | None = None
+
+
+class NotLineDelimited(ValueError):
+    """The file is not JSONL (CSV, Parquet, or one multi-line JSON document)."""
+
+
+def iter_line_blocks(path: str, block_bytes: int = 32 << 20) -> Iterator[LineBlock]:
+    """Read a JSONL(.gz) file as blocks of whole lines of about ``block_bytes``.
+
+    The offline audit hands the blocks to worker processes (:func:`parse_block`), so
+    parsing and featurisation use every core while this process only decompresses.
+
+    Raises
+    ------
+    NotLineDelimited
+        Before yielding anything, when the file is not line-delimited JSON; read it
+        with :func:`iter_event_chunks` instead.
+    """
+    with open(path, "rb", buffering=_BUFFER) as raw:
+        total = os.fstat(raw.fileno()).st_size
+        fh: IO[bytes] = raw
+        compression = None
+        if _peek(raw, 2) == _GZIP_MAGIC:
+            fh = io.BufferedReader(_GzipRaw(raw), _BUFFER)
+            compression = "gzip"
+        if _sniff_container(path, _peek(fh, 512)) != "jsonl":
+            raise NotLineDelimited(path)
+        probe = _probe_lines(fh, wanted=3)
+        firsts = [line for line in probe if line.strip()]
+        if not firsts or not _any_record_line(firsts[:1]):
+            raise NotLineDelimited(path)
+        parts: list[bytes] = list(probe)
+        size = sum(len(p) for p in parts)
+        first_line = 1
+        count = len(parts)
+        try:
+            for line in fh:
+                parts.append(line)
+                size += len(line)
+                count += 1
+                if size >= block_bytes:
+                    yield LineBlock(b"".join(parts), first_line, raw.tell(), total, compression)
+                    first_line += count
+                    parts, size, count = [], 0, 0
+        except (OSError, EOFError, zlib.error) as exc:
+            yield LineBlock(
+                b"".join(parts),
+                first_line,
+                total,
+                total,
+                compression,
+                f"{type(exc).__name__}: {exc}"[:300],
+            )
+            return
+        yield LineBlock(b"".join(parts), first_line, total, total, compression)
+
+
+def parse_block(
+    block: LineBlock,
+    source: str,
+    fmt: str | None = None,
+    account_field: str | Sequence[str] | None = None,
+    raw_limit: int = RAW_LIMIT,
+) -> tuple[list[dict[str, Any]], list[QuarantineRecord], dict[str, int]]:
+    """Parse one :class:`LineBlock`: events, quarantined records (file line numbers) and
+    the record formats seen. Never raises on bad content."""
+    conv = _Converter(source, _check_fmt(fmt), parse_account_field(account_field), raw_limit)
+    state: dict[str, Any] = {"container": "jsonl", "bytes_total": len(block.data)}
+    try:
+        for _ in _read_json(io.BytesIO(block.data), conv, 1 << 62, state):
+            pass
+    except Exception as exc:  # defensive: bad content must never escape
+        conv.quarantine("read_error", f"{type(exc).__name__}: {exc}"[:300], None, conv.line or None)
+    events, quarantined, formats = conv.take()
+    offset = block.first_line - 1
+    if offset:
+        quarantined = [
+            replace(q, line=q.line + offset) if q.line is not None else q for q in quarantined
+        ]
+    if block.error:
+        line = block.first_line + block.data.count(b"\n")
+        quarantined.append(QuarantineRecord(source, line, "read_error", block.error, ""))
+    return events, quarantined, formats
