@@ -96,7 +96,11 @@ def _audit(path: str) -> dict[str, float]:
 
 def _child(kind: str, path: str) -> None:
     out = _baseline(path) if kind == "baseline" else _audit(path)
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # parent and worker processes: the largest resident set of either (workers have ended)
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out["peak_rss_mb"] = own / 1024
+    out["peak_worker_rss_mb"] = children / 1024
     print(json.dumps(out))
 
 
@@ -138,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"  distillwatch audit      : {a_rate:>10,.0f} events/s  "
-        f"peak {audit['peak_rss_mb']:,.0f} MB"
+        f"peak {audit['peak_rss_mb']:,.0f} MB (largest worker {audit['peak_worker_rss_mb']:,.0f} MB)"
     )
     print(f"  ratio audit/baseline    : {a_rate / b_rate:.2f}  (target >= 0.33)")
     print(
