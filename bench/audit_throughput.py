@@ -142,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"  distillwatch audit      : {a_rate:>10,.0f} events/s  "
-        f"peak {audit['peak_rss_mb']:,.0f} MB (largest worker {audit['peak_worker_rss_mb']:,.0f} MB)"
+        f"peak {audit['peak_rss_mb']:,.0f} MB "
+        f"(largest worker {audit['peak_worker_rss_mb']:,.0f} MB)"
     )
     print(f"  ratio audit/baseline    : {a_rate / b_rate:.2f}  (target >= 0.33)")
     print(
