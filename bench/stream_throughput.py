@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -285,10 +286,24 @@ def bench_delay(url: str, slice_min: float, hours: float) -> dict[str, Any]:
             if f[b"status"] == b"firing" and kind:
                 first_alert.setdefault(kind, float(f[b"as_of"]))
                 acct_alert.setdefault(acct, float(f[b"as_of"]))
-    out: dict[str, Any] = {"slice_minutes": slice_min, "wall_s": round(time.perf_counter() - wall0)}
+    out: dict[str, Any] = {
+        "simulated_hours": hours,
+        "slice_minutes": slice_min,
+        "wall_s": round(time.perf_counter() - wall0),
+        "by_kind": {},
+    }
     for kind in sorted(first_req):
-        delay = first_alert.get(kind)
-        out[kind] = f"{(delay - first_req[kind]) / 60:.0f} min" if delay is not None else "no alert"
+        accts = [a for a in acct_first if kinds[a] == kind]
+        delays = [(acct_alert[a] - acct_first[a]) / 60 for a in accts if a in acct_alert]
+        first = first_alert.get(kind)
+        out["by_kind"][kind] = {
+            "first_request_to_first_alert_min": (
+                round((first - first_req[kind]) / 60) if first is not None else None
+            ),
+            "accounts_active": len(accts),
+            "accounts_alerted": len(delays),
+            "median_account_delay_min": round(float(np.median(delays))) if delays else None,
+        }
     return out
 
 
