@@ -40,6 +40,7 @@ __all__ = [
     "aggregate_events",
     "aggregate_tables",
     "chunk_aggregate",
+    "columns_from_fields",
     "event_columns",
     "merge_into",
 ]
@@ -273,7 +274,34 @@ def event_columns(events: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
         rows = [tuple(e.get(name) for name in _COLUMN_FIELDS) for e in events]
     raw = dict(zip(_COLUMN_FIELDS, zip(*rows, strict=True), strict=True)) if rows else {}
 
-    def col(name: str) -> tuple[Any, ...]:
+    systems = raw.get("system_prompt", ())
+    users = raw.get("user_prompt", ())
+    has_system = [bool(v) for v in systems]
+    return columns_from_fields(raw, has_system, text_signals_batch(systems, users))
+
+
+def columns_from_fields(
+    raw: Mapping[str, Sequence[Any]],
+    has_system: Sequence[bool],
+    signals: Mapping[str, Any],
+) -> dict[str, np.ndarray]:
+    """Column arrays from per-field value sequences and precomputed text signals.
+
+    Shared by :func:`event_columns` (signals computed from the text) and the streaming
+    workers (signals stored in the stream instead of the text).
+
+    Parameters
+    ----------
+    raw : mapping of sequences
+        Canonical field name -> values (one per event).
+    has_system : sequence of bool
+        Whether each event had a system prompt.
+    signals : mapping
+        Text-signal name -> values (see :data:`detector.text.SIGNAL_DTYPES`).
+    """
+    from detector.text import SIGNAL_DTYPES
+
+    def col(name: str) -> Sequence[Any]:
         return raw.get(name, ())
 
     def num(name: str, default: float = 0.0) -> np.ndarray:
@@ -292,35 +320,21 @@ def event_columns(events: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
         "temperature": num("temperature", np.nan),
         "tools_count": num("tools_count"),
     }
-    cols["logprobs"] = np.array([bool(v) for v in col("logprobs")])
-    cols["seed"] = np.array([bool(v) for v in col("seed")])
-    cols["stream"] = np.array([bool(v) for v in col("stream")])
-    cols["failure"] = np.array([v == "failure" for v in col("status")])
-    cols["finish_length"] = np.array([v == "length" for v in col("finish_reason")])
+    cols["logprobs"] = np.array([bool(v) for v in col("logprobs")], dtype=bool)
+    cols["seed"] = np.array([bool(v) for v in col("seed")], dtype=bool)
+    cols["stream"] = np.array([bool(v) for v in col("stream")], dtype=bool)
+    cols["failure"] = np.array([v == "failure" for v in col("status")], dtype=bool)
+    cols["finish_length"] = np.array([v == "length" for v in col("finish_reason")], dtype=bool)
     cols["json_format"] = np.array(
-        [v in ("json_object", "json_schema") for v in col("response_format")]
+        [v in ("json_object", "json_schema") for v in col("response_format")], dtype=bool
     )
-    systems = col("system_prompt")
-    users = col("user_prompt")
-    cols["has_system"] = np.array([bool(v) for v in systems])
+    cols["has_system"] = np.array(has_system, dtype=bool)
     for name in ("ip", "user_agent", "api_key", "end_user", "model"):
         cols[name] = np.array(col(name), dtype=object)
-    cols["has_end_user"] = np.array([v is not None for v in cols["end_user"]])
+    cols["has_end_user"] = np.array([v is not None for v in cols["end_user"]], dtype=bool)
     cols["ip_prefix"] = np.array([ip_prefix(v) for v in cols["ip"]], dtype=object)
-    signals = text_signals_batch(systems, users)
-    for name in (
-        "exact_fp",
-        "skeleton_fp",
-        "nd_key",
-        "system_fp",
-        "cot_score",
-        "is_cot",
-        "topic",
-        "is_mcq",
-        "answer_format_short",
-        "prompt_words",
-    ):
-        cols[name] = np.asarray(signals[name])
+    for name, dtype in SIGNAL_DTYPES.items():
+        cols[name] = np.asarray(signals[name], dtype=dtype)
     return cols
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from detector.aggregates import ip_prefix
+from detector.aggregates import columns_from_fields
 from detector.events import EVENT_FIELD_NAMES, TEXT_FIELDS
 
 __all__ = [
@@ -118,44 +118,9 @@ def columns_from_rows(rows: Sequence[Sequence[Any]]) -> dict[str, np.ndarray]:
         Same keys, dtypes and semantics as ``event_columns`` on the original events.
     """
     cols_t = list(zip(*rows, strict=True)) if rows else [() for _ in STREAM_FIELDS]
-
-    def col(name: str) -> tuple[Any, ...]:
-        return cols_t[_POS[name]]
-
-    def num(name: str, default: float = 0.0) -> np.ndarray:
-        return np.array([default if v is None else v for v in col(name)], dtype=np.float64)
-
-    cols: dict[str, np.ndarray] = {
-        "ts": num("ts"),
-        "account_id": np.array(col("account_id"), dtype=object),
-        "prompt_tokens": num("prompt_tokens"),
-        "completion_tokens": num("completion_tokens"),
-        "reasoning_tokens": num("reasoning_tokens"),
-        "top_logprobs": num("top_logprobs"),
-        "logit_bias_size": num("logit_bias_size"),
-        "n": num("n", 1.0),
-        "max_tokens": num("max_tokens", np.nan),
-        "temperature": num("temperature", np.nan),
-        "tools_count": num("tools_count"),
-    }
-    cols["logprobs"] = np.array([bool(v) for v in col("logprobs")], dtype=bool)
-    cols["seed"] = np.array([bool(v) for v in col("seed")], dtype=bool)
-    cols["stream"] = np.array([bool(v) for v in col("stream")], dtype=bool)
-    cols["failure"] = np.array([v == "failure" for v in col("status")], dtype=bool)
-    cols["finish_length"] = np.array([v == "length" for v in col("finish_reason")], dtype=bool)
-    cols["json_format"] = np.array(
-        [v in ("json_object", "json_schema") for v in col("response_format")], dtype=bool
-    )
-    cols["has_system"] = np.array(col("has_system"), dtype=bool)
-    for name in ("ip", "user_agent", "api_key", "end_user", "model"):
-        cols[name] = np.array(col(name), dtype=object)
-    cols["has_end_user"] = np.array([v is not None for v in cols["end_user"]], dtype=bool)
-    cols["ip_prefix"] = np.array([ip_prefix(v) for v in cols["ip"]], dtype=object)
-    from detector.text.signals import SIGNAL_DTYPES
-
-    for name in SIGNAL_FIELDS:
-        cols[name] = np.array(col(name), dtype=SIGNAL_DTYPES[name])
-    return cols
+    raw = {name: cols_t[i] for name, i in _POS.items()}
+    signals = {name: raw[name] for name in SIGNAL_FIELDS}
+    return columns_from_fields(raw, raw["has_system"], signals)
 
 
 def row_value(row: Sequence[Any], name: str) -> Any:
