@@ -130,6 +130,9 @@ class AccountState:
         Hour bucket (epoch hour) -> [events, completion tokens, cot events].
     minutes : MinHashSignature
         Signature of the set of active minutes (for synchronised-timing links).
+    model_first : dict[str, float]
+        Model name -> first time the account used it (merged by minimum): accounts
+        that move together to a newly released model.
     """
 
     __slots__ = (
@@ -140,6 +143,7 @@ class AccountState:
         "hourly",
         "last_ts",
         "minutes",
+        "model_first",
         "sketches",
         "topic_hist",
         "tops",
@@ -156,6 +160,7 @@ class AccountState:
         self.tops = {name: TopK() for name in TOPS}
         self.hourly: dict[int, np.ndarray] = {}
         self.minutes = MinHashSignature(MINHASH_PERM)
+        self.model_first: dict[str, float] = {}
 
     def get(self, name: str) -> float:
         """Value of one additive counter."""
@@ -185,6 +190,9 @@ class AccountState:
             mine = self.hourly.get(hour)
             self.hourly[hour] = row.copy() if mine is None else mine + row
         self.minutes.merge(other.minutes)
+        for model, ts in other.model_first.items():
+            mine = self.model_first.get(model)
+            self.model_first[model] = ts if mine is None else min(mine, ts)
         return self
 
     def nbytes(self) -> int:
@@ -540,6 +548,14 @@ def chunk_aggregate(
     }
     minute_ids = (ts // 60).astype(np.int64)
     hourly_index = hourly.index
+    model_mask = np.array([v is not None for v in columns["model"]], dtype=bool)
+    mf = (
+        pd.DataFrame(
+            {"g": codes[model_mask], "m": columns["model"][model_mask], "t": ts[model_mask]}
+        )
+        .groupby(["g", "m"], sort=True)["t"]
+        .min()
+    )
     return ChunkAggregate(
         accounts=np.asarray(uniques, dtype=object),
         table=table,
@@ -551,6 +567,11 @@ def chunk_aggregate(
         minute_sigs=minute_signatures(codes, minute_ids, n_groups),
         sketches=sketches,
         tops=tops,
+        model_first=(
+            mf.index.get_level_values(0).to_numpy(np.int64),
+            np.asarray(mf.index.get_level_values(1), dtype=object),
+            mf.to_numpy(np.float64),
+        ),
         hourly=(
             hourly_index.get_level_values(0).to_numpy(np.int64),
             hourly_index.get_level_values(1).to_numpy(np.int64),
@@ -608,6 +629,7 @@ class ChunkAggregate:
     minute_sigs: np.ndarray
     sketches: dict[str, tuple[np.ndarray, np.ndarray]]
     tops: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    model_first: tuple[np.ndarray, np.ndarray, np.ndarray]
     hourly: tuple[np.ndarray, np.ndarray, np.ndarray]
 
     @classmethod
@@ -625,6 +647,7 @@ class ChunkAggregate:
             minute_sigs=np.zeros((0, MINHASH_PERM), np.uint64),
             sketches={},
             tops={},
+            model_first=(z, np.empty(0, object), np.empty(0)),
             hourly=(z, z, np.zeros((0, 3))),
         )
 
@@ -652,6 +675,8 @@ class ChunkAggregate:
                     st.tops[name].update(dict(zip(values[lo:hi], counts[lo:hi], strict=True)))
             st.minutes.values = self.minute_sigs[g].copy()
             states[str(self.accounts[g])] = st
+        for g, model, ts in zip(*self.model_first, strict=True):
+            states[str(self.accounts[g])].model_first[str(model)] = float(ts)
         groups, hours, values = self.hourly
         for g, h, row in zip(groups, hours, values, strict=True):
             states[str(self.accounts[g])].hourly[int(h)] = row.copy()

@@ -118,3 +118,18 @@ def test_no_text_is_kept_in_state() -> None:
 )
 def test_ip_prefix(ip: str | None, prefix: str | None) -> None:
     assert ip_prefix(ip) == prefix
+
+
+def test_model_first_use_merges_by_minimum() -> None:
+    events = make_events(2_000, seed=6)
+    whole = aggregate_events(events)
+    chunked: dict[str, AccountState] = {}
+    for start in range(0, len(events), 300):
+        merge_into(chunked, aggregate_events(events[start : start + 300]))
+    for account, state in whole.items():
+        assert state.model_first == chunked[account].model_first
+        mine = [e for e in events if e["account_id"] == account]
+        for model in ("m1", "m2"):
+            used = [e["ts"] for e in mine if e["model"] == model]
+            if used:
+                assert state.model_first[model] == min(used)

@@ -32,11 +32,16 @@ def test_dense_estimate_within_stated_error(n: int) -> None:
 def test_merge_is_union_and_order_free() -> None:
     a, b, c = _hashes(5_000, 3), _hashes(5_000, 4), _hashes(100, 3)
     one = HyperLogLog().add_hashes(np.concatenate([a, b, c]))
-    left = HyperLogLog().add_hashes(a).merge(HyperLogLog().add_hashes(b)).merge(
-        HyperLogLog().add_hashes(c)
+    left = (
+        HyperLogLog()
+        .add_hashes(a)
+        .merge(HyperLogLog().add_hashes(b))
+        .merge(HyperLogLog().add_hashes(c))
     )
-    right = HyperLogLog().add_hashes(c).merge(
-        HyperLogLog().add_hashes(b).merge(HyperLogLog().add_hashes(a))
+    right = (
+        HyperLogLog()
+        .add_hashes(c)
+        .merge(HyperLogLog().add_hashes(b).merge(HyperLogLog().add_hashes(a)))
     )
     assert one.count() == pytest.approx(left.count()) == pytest.approx(right.count())
     assert abs(one.count() - 10_000) / 10_000 < 0.065
@@ -89,8 +94,10 @@ def test_minhash_jaccard_estimates_and_merge() -> None:
     b = MinHashSignature(128).add_ints(np.arange(500, 1500))
     # true Jaccard 500 / 1500
     assert abs(a.jaccard(b) - 1 / 3) < 0.15
-    split = MinHashSignature(128).add_ints(np.arange(0, 400)).merge(
-        MinHashSignature(128).add_ints(np.arange(400, 1000))
+    split = (
+        MinHashSignature(128)
+        .add_ints(np.arange(0, 400))
+        .merge(MinHashSignature(128).add_ints(np.arange(400, 1000)))
     )
     assert (split.values == a.values).all()
     assert MinHashSignature().jaccard(a) == 0.0

@@ -121,7 +121,7 @@ def test_audit_writes_every_output(tmp_path: Path) -> None:
     assert harvester[0]["annotations"]["recommended_action"] == "block"
     html = (out / "report.html").read_text()
     assert "harvester-1" in html
-    assert 'src="http' not in html and "href=\"http" not in html
+    assert 'src="http' not in html and 'href="http' not in html
 
 
 def test_audit_console_script_runs(tmp_path: Path) -> None:
