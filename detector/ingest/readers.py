@@ -880,7 +880,7 @@ class NotLineDelimited(ValueError):
     """The file is not JSONL (CSV, Parquet, or one multi-line JSON document)."""
 
 
-def iter_line_blocks(path: str, block_bytes: int = 32 << 20) -> Iterator[LineBlock]:
+def iter_line_blocks(path: str, block_bytes: int = 64 << 20) -> Iterator[LineBlock]:
     """Read a JSONL(.gz) file as blocks of whole lines of about ``block_bytes``.
 
     The offline audit hands the blocks to worker processes (:func:`parse_block`), so
