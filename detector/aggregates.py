@@ -42,6 +42,7 @@ __all__ = [
     "chunk_aggregate",
     "columns_from_fields",
     "event_columns",
+    "gap_bins",
     "merge_into",
 ]
 
@@ -208,7 +209,8 @@ class AccountState:
         )
 
 
-def _gap_bins(gaps: np.ndarray) -> np.ndarray:
+def gap_bins(gaps: np.ndarray) -> np.ndarray:
+    """Log2 bin of each inter-arrival gap (seconds): bin b holds [2^(b-4), 2^(b-3)) s."""
     with np.errstate(divide="ignore"):
         b = np.floor(np.log2(np.maximum(gaps, 1e-6))) + 4
     return np.clip(b, 0, GAP_BINS - 1).astype(np.int64)
@@ -218,7 +220,7 @@ def _add_gaps(state: AccountState, gaps: np.ndarray) -> None:
     state.counts[_IDX["gap_n"]] += gaps.size
     state.counts[_IDX["gap_sum"]] += float(gaps.sum())
     state.counts[_IDX["gap_sumsq"]] += float((gaps * gaps).sum())
-    state.gap_hist += np.bincount(_gap_bins(gaps), minlength=GAP_BINS)
+    state.gap_hist += np.bincount(gap_bins(gaps), minlength=GAP_BINS)
 
 
 def ip_prefix(ip: str | None) -> str | None:
@@ -437,7 +439,7 @@ def aggregate_tables(columns: Mapping[str, np.ndarray]) -> GroupTables:
     table[:, _IDX["gap_sum"]] = np.bincount(gap_codes, weights=gaps, minlength=n_groups)
     table[:, _IDX["gap_sumsq"]] = np.bincount(gap_codes, weights=gaps * gaps, minlength=n_groups)
     gap_hist = np.zeros((n_groups, GAP_BINS), dtype=np.int64)
-    np.add.at(gap_hist, (gap_codes, _gap_bins(gaps)), 1)
+    np.add.at(gap_hist, (gap_codes, gap_bins(gaps)), 1)
 
     hod = ((ts // HOUR_S) % 24).astype(np.int64)
     hour_hist = np.zeros((n_groups, 24), dtype=np.int64)

@@ -54,21 +54,22 @@ def hash_ints(values: np.ndarray, seed: int = 0) -> np.ndarray:
     seed : int
         Seed that selects one hash function of a family.
     """
-    with np.errstate(over="ignore"):
-        z = values.astype(_U64) + _U64((0x9E3779B97F4A7C15 * (seed + 1)) & 0xFFFFFFFFFFFFFFFF)
-        z = (z ^ (z >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> _U64(27))) * _U64(0x94D049BB133111EB)
-        return z ^ (z >> _U64(31))
+    return _splitmix(values.astype(_U64) + _seed_const(seed))
 
 
 def hash_ints_matrix(values: np.ndarray, num_seeds: int) -> np.ndarray:
     """``hash_ints(values, seed)`` for seeds ``0..num_seeds-1`` as a (len, num_seeds) matrix."""
-    consts = np.array(
-        [(0x9E3779B97F4A7C15 * (seed + 1)) & 0xFFFFFFFFFFFFFFFF for seed in range(num_seeds)],
-        dtype=_U64,
-    )
+    consts = np.array([_seed_const(seed) for seed in range(num_seeds)], dtype=_U64)
+    return _splitmix(values.astype(_U64)[:, None] + consts[None, :])
+
+
+def _seed_const(seed: int) -> np.uint64:
+    return _U64((0x9E3779B97F4A7C15 * (seed + 1)) & 0xFFFFFFFFFFFFFFFF)
+
+
+def _splitmix(z: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser (wrapping uint64 arithmetic)."""
     with np.errstate(over="ignore"):
-        z = values.astype(_U64)[:, None] + consts[None, :]
         z = (z ^ (z >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> _U64(27))) * _U64(0x94D049BB133111EB)
         return z ^ (z >> _U64(31))

@@ -396,13 +396,9 @@ def run_audit(
     rules = RuleSet.load(rules_dir)
     allow = Allowlist.load(rules_dir / "allowlists", missing_ok=True)
     allowed = {a for a in features.index if allow.is_allowed(a, as_of)}
-    clusters = None
-    try:
-        from detector.linking import link_accounts
-    except ImportError:
-        link_accounts = None  # type: ignore[assignment]
-    if link_accounts is not None and len(features):
-        clusters = link_accounts(states, features)
+    from detector.linking import link_accounts
+
+    clusters = link_accounts(states, features) if len(features) else None
     cluster_verdicts = clusters.account_verdicts() if clusters is not None else None
     verdicts, hits, model = score_accounts(
         features,

@@ -18,7 +18,7 @@ from detector.features.schema import FEATURE_NAMES, FEATURES
 __all__ = ["feature_frame", "features_from_state"]
 
 _INT_FEATURES = [f.name for f in FEATURES if f.dtype == "int64"]
-# upper edge (seconds) of each log2 gap bin, see detector.aggregates._gap_bins
+# upper edge (seconds) of each log2 gap bin, see detector.aggregates.gap_bins
 _GAP_EDGES = 2.0 ** (np.arange(GAP_BINS) - 3)
 
 

@@ -74,13 +74,12 @@ def audit_cmd(
     bar = tqdm(
         total=total, unit="B", unit_scale=True, desc="audit", disable=quiet or None, file=sys.stderr
     )
-    done = {"bytes": 0}
+    last = {"file": 0}
 
     def progress(bytes_done: int, _bytes_total: int) -> None:
-        # bytes_done is per file; keep a running total across files
-        delta = max(bytes_done - done.get("file", 0), 0)
-        done["file"] = bytes_done
-        done["bytes"] += delta
+        # bytes_done counts within the current file: a smaller value means the next file
+        delta = bytes_done - last["file"] if bytes_done >= last["file"] else bytes_done
+        last["file"] = bytes_done
         bar.update(delta)
 
     config = AuditConfig(

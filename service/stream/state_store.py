@@ -36,8 +36,8 @@ from detector.aggregates import (
     SKETCHES,
     TOPS,
     AccountState,
-    _gap_bins,
     aggregate_tables,
+    gap_bins,
 )
 from detector.sketches import TopK, hash_ints
 from service.redis_keys import Keys
@@ -188,7 +188,7 @@ def fold_batch(columns: dict[str, np.ndarray]) -> BatchDeltas:
         np.add.at(counts[:, _IDX["gap_n"]], gc, 1.0)
         np.add.at(counts[:, _IDX["gap_sum"]], gc, gaps)
         np.add.at(counts[:, _IDX["gap_sumsq"]], gc, gaps * gaps)
-        np.add.at(gap_hist, (gc, _gap_bins(gaps)), 1)
+        np.add.at(gap_hist, (gc, gap_bins(gaps)), 1)
     # each account's first event in the batch links its earliest bucket to the stored last
     first_pos = np.flatnonzero(np.r_[True, a_s[1:] != a_s[:-1]])
     link = dict(zip(c_s[first_pos].tolist(), t_s[first_pos].tolist(), strict=True))
