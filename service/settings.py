@@ -6,9 +6,12 @@ future HTTP service share one definition. Command-line options override these va
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["StreamSettings", "get_settings"]
+__all__ = ["ServiceSettings", "StreamSettings", "TokenSpec", "get_service_settings", "get_settings"]
 
 
 class StreamSettings(BaseSettings):
@@ -68,3 +71,89 @@ def get_settings(**overrides: object) -> StreamSettings:
     """Settings from the environment, with explicit ``overrides`` (``None`` values ignored)."""
     clean = {k: v for k, v in overrides.items() if v is not None}
     return StreamSettings(**clean)  # type: ignore[arg-type]
+
+
+class TokenSpec(BaseModel):
+    """One API bearer token.
+
+    ``token`` is the secret itself or ``sha256:<hex>`` of it (so a config file need not
+    hold the plain secret). ``name`` is who acts: it is recorded on notes, acknowledgements
+    and false-positive marks, and it keys the per-token rate limit.
+    """
+
+    name: str
+    role: Literal["gateway", "analyst", "admin"]
+    token: str
+
+
+class ServiceSettings(StreamSettings):
+    """Settings of the HTTP service (``distillwatch serve``), on top of the pipeline's.
+
+    Tokens come from ``DISTILLWATCH_API_TOKENS`` (a JSON list of ``{"name", "role",
+    "token"}``) and/or ``DISTILLWATCH_API_TOKENS_FILE`` (a JSON or YAML file holding the
+    same list).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # -- auth ---------------------------------------------------------------------------
+    api_tokens: list[TokenSpec] = Field(default_factory=list)
+    api_tokens_file: str | None = None
+    #: serve without tokens (every caller is an admin); for local experiments only
+    auth_disabled: bool = False
+    #: sustained requests per second allowed per token, by role (burst: 2 s worth)
+    rate_limit_gateway: float = 20_000.0
+    rate_limit_analyst: float = 50.0
+    rate_limit_admin: float = 50.0
+    #: largest request body, bytes (``POST /v1/events`` has its own limit)
+    max_body_bytes: int = 1_048_576
+    max_events_body_bytes: int = 16_777_216
+    #: browser origins allowed by CORS; empty (the default) turns CORS off
+    cors_origins: list[str] = Field(default_factory=list)
+
+    # -- gateway decisions -----------------------------------------------------------------
+    #: decision when Redis cannot be read: "open" allows, "closed" denies
+    fail_mode: Literal["open", "closed"] = "open"
+    #: budget of one Redis read on the scoring path, seconds
+    redis_timeout_s: float = 0.025
+    #: after a Redis failure, answer from the fail mode for this long before retrying
+    redis_retry_s: float = 1.0
+    #: header carrying the account id on ``GET /v1/check``
+    check_account_header: str = "x-distillwatch-account"
+    #: actions that make ``/v1/check`` and the LiteLLM guardrail deny a request
+    deny_actions: tuple[str, ...] = ("block",)
+    #: request-level signals remembered per account (the live boost), seconds
+    live_signal_ttl_s: int = 3_600
+    #: LiteLLM guardrail request_data fields naming the account, first non-empty wins
+    guardrail_account_fields: tuple[str, ...] = (
+        "user_api_key_org_id",
+        "user_api_key_team_id",
+        "user_api_key_user_id",
+        "user_api_key_hash",
+    )
+    #: show short redacted prompt samples in API answers (off: features and fingerprints)
+    show_prompt_samples: bool = False
+
+    # -- alert sinks ------------------------------------------------------------------------
+    #: generic webhook receiving alerts as JSON, signed with HMAC-SHA256
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    #: Alertmanager base URL (alerts are POSTed to ``<url>/api/v2/alerts``)
+    alertmanager_url: str | None = None
+    sink_timeout_s: float = 5.0
+    sink_max_attempts: int = 6
+    sink_backoff_s: float = 0.5
+    sink_backoff_max_s: float = 30.0
+    #: run the sinks inside ``distillwatch serve`` (else run ``distillwatch sinks``)
+    sinks_in_service: bool = True
+
+    # -- dashboard --------------------------------------------------------------------------
+    ui_enabled: bool = True
+    ui_page_size: int = 50
+
+
+def get_service_settings(**overrides: object) -> ServiceSettings:
+    """Service settings from the environment, with explicit ``overrides`` (``None`` ignored)."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return ServiceSettings(**clean)  # type: ignore[arg-type]

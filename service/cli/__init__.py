@@ -19,6 +19,8 @@ _COMMANDS: dict[str, str] = {
     "train": "service.cli.train_cmd:train_cmd",
     "ingest": "service.cli.ingest_cmd:ingest_cmd",
     "worker": "service.cli.worker_cmd:worker_cmd",
+    "serve": "service.cli.serve_cmd:serve_cmd",
+    "sinks": "service.cli.sinks_cmd:sinks_cmd",
 }
 
 

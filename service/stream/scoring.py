@@ -41,6 +41,11 @@ from service.stream.state_store import read_states, window_hours
 __all__ = ["Scorer", "population_features", "read_score", "stream_clock"]
 
 log = logging.getLogger("distillwatch.scoring")
+#: links kept per cluster in Redis (in the order linking lists them)
+_MAX_EDGES = 300
+#: score snapshots kept per account, and the event-time spacing between routine ones
+HISTORY_LEN = 200
+HISTORY_EVERY_S = 600.0
 _EVIDENCE = (
     "events_per_hour",
     "completion_tokens_per_hour",
@@ -55,6 +60,10 @@ _EVIDENCE = (
     "distinct_ips",
     "distinct_ip_prefixes",
 )
+
+
+def _text(raw: Any) -> str | None:
+    return raw.decode() if isinstance(raw, bytes) else raw
 
 
 def stream_clock(client: Any, keys: Keys) -> float | None:
@@ -121,9 +130,10 @@ class Scorer:
         self.settings = settings
         self.keys = keys or Keys(settings.key_prefix)
         self.scripts = scripts or Scripts(client).load()
-        rules_dir = Path(settings.rules_dir) if settings.rules_dir else default_rules_dir()
-        self.rules = RuleSet.load(rules_dir)
-        self.allowlist = Allowlist.load(default_allowlist_dir(rules_dir))
+        self._rules_dir = Path(settings.rules_dir) if settings.rules_dir else default_rules_dir()
+        self.rules = RuleSet.load(self._rules_dir)
+        self.allowlist = Allowlist.load(default_allowlist_dir(self._rules_dir))
+        self.rules_version: str | None = _text(client.get(self.keys.rules_version))
         self.model: AccountAnomalyModel | None = None
         self.model_version = "none"
         self.redis_version: str | None = None
@@ -135,13 +145,37 @@ class Scorer:
         self.alerts_fired = 0
         self._link_warned = False
 
+    # -- rules -----------------------------------------------------------------------
+    def reload_rules(self) -> None:
+        """Load the rules and allowlists again from the rules directory."""
+        from detector.rules import Allowlist, RuleSet, default_allowlist_dir
+
+        rules = RuleSet.load(self._rules_dir)
+        self.rules = rules
+        self.allowlist = Allowlist.load(default_allowlist_dir(self._rules_dir))
+        log.info("rules reloaded: %d rules", len(rules.rules))
+
+    def _poll_rules(self) -> None:
+        version = _text(self.client.get(self.keys.rules_version))
+        if version == self.rules_version:
+            return
+        self.rules_version = version
+        try:
+            self.reload_rules()
+        except Exception as exc:  # a broken rules file must not stop scoring
+            log.error("rules reload failed, keeping the loaded rules: %s", exc)
+
     # -- model -----------------------------------------------------------------------
     def poll_model(self, force: bool = False) -> bool:
-        """Load the current model from Redis if its version changed; True when it did."""
+        """Load the current model from Redis if its version changed; True when it did.
+
+        Also reloads the rules when an admin bumped the rules version.
+        """
         now = time.monotonic()
         if not force and now - self._model_polled < self.settings.model_poll_s:
             return False
         self._model_polled = now
+        self._poll_rules()
         version = model_store.current_version(self.client, self.keys)
         if version is None or version == self.redis_version:
             return False
@@ -188,23 +222,55 @@ class Scorer:
                     eligible
                 )
                 self.model_version = f"population-fit@{rfc3339(as_of)}"
-        self.clusters = self._link(states)
+        self.clusters = self._link(states, as_of)
+        self._publish_population(as_of)
         return True
 
-    def _link(self, states: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        try:
-            from detector.linking import link_accounts
-        except ImportError:
-            return {}
+    def _publish_population(self, as_of: float) -> None:
+        """Feature percentiles of the population and the model in use, for the APIs."""
+        pop = self.population
+        percentiles: dict[str, dict[str, float]] = {}
+        if len(pop):
+            q = pop.quantile([0.5, 0.9, 0.99], numeric_only=True)
+            for name in q.columns:
+                col = q[name].to_numpy(dtype=float)
+                percentiles[str(name)] = {
+                    "p50": round(float(col[0]), 6),
+                    "p90": round(float(col[1]), 6),
+                    "p99": round(float(col[2]), 6),
+                }
+        doc = {"as_of": as_of, "n_accounts": len(pop), "percentiles": percentiles}
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(self.keys.population, orjson.dumps(doc), ex=self.settings.bucket_ttl_s)
+        pipe.set(self.keys.model_active, self.model_version)
+        pipe.execute()
+
+    def _link(self, states: dict[str, Any], as_of: float) -> dict[str, dict[str, Any]]:
         if len(states) < 2:
             return {}
         try:
-            return link_accounts(states).account_verdicts()
+            from detector.linking import link_accounts
+
+            result = link_accounts(states)
         except Exception as exc:  # linking is an extra signal: never stop scoring for it
             if not self._link_warned:
                 log.warning("account linking unavailable on streaming state: %s", exc)
                 self._link_warned = True
             return {}
+        pipe = self.client.pipeline(transaction=True)
+        pipe.delete(self.keys.clusters)
+        for c in result.clusters:
+            doc = c.to_dict(with_edges=True)
+            doc["edges"] = doc["edges"][:_MAX_EDGES]
+            doc["as_of"] = as_of
+            pipe.hset(
+                self.keys.clusters,
+                c.cluster_id,
+                orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY),
+            )
+        pipe.expire(self.keys.clusters, self.settings.bucket_ttl_s)
+        pipe.execute()
+        return result.account_verdicts()
 
     # -- scoring ---------------------------------------------------------------------
     def pop_dirty(self, cutoff: float, limit: int) -> list[str]:
@@ -287,6 +353,37 @@ class Scorer:
                 ttl=self.settings.bucket_ttl_s,
             )
 
+    def _alerts_for(
+        self,
+        verdicts: list[AccountVerdict],
+        features: pd.DataFrame,
+        states: dict[str, Any],
+        as_of: float,
+    ) -> dict[str, dict[str, Any]]:
+        """Alertmanager-shaped alert of every verdict whose action warrants one."""
+        out: dict[str, dict[str, Any]] = {}
+        for v in verdicts:
+            if v.action not in self.settings.alert_actions:
+                continue
+            row = features.loc[v.account_id]
+            evidence: dict[str, Any] = {n: round(float(row[n]), 4) for n in _EVIDENCE}
+            evidence["n_events"] = int(row["n_events"])
+            evidence["standouts"] = v.standouts
+            evidence["anomaly_percentile"] = v.anomaly_percentile
+            first = states[v.account_id].first_ts
+            out[v.account_id] = account_alert(
+                v.account_id,
+                risk=v.risk,
+                action=v.action,
+                reasons=v.reasons,
+                rule_ids=v.rule_ids,
+                evidence=evidence,
+                starts_at=float(first) if math.isfinite(first) else as_of,
+                cluster_id=v.cluster_id,
+                model_version=self.model_version,
+            )
+        return out
+
     def _write(
         self,
         verdicts: list[AccountVerdict],
@@ -296,20 +393,41 @@ class Scorer:
     ) -> None:
         now = time.time()
         ttl = self.settings.bucket_ttl_s
+        alerts = self._alerts_for(verdicts, features, states, as_of)
+        # what we need to know first: last history snapshot, analyst suppressions
+        pipe = self.client.pipeline(transaction=False)
+        for v in verdicts:
+            pipe.lindex(self.keys.history(v.account_id), 0)
+        fps = [a["fingerprint"] for a in alerts.values()]
+        if fps:
+            pipe.hmget(self.keys.suppressions, fps)
+        replies = pipe.execute()
+        last = dict(zip((v.account_id for v in verdicts), replies[: len(verdicts)], strict=True))
+        marks = dict(zip(fps, replies[len(verdicts)] if fps else [], strict=True))
+
         pipe = self.client.pipeline(transaction=False)
         for v in verdicts:
             row = features.loc[v.account_id]
+            action, reasons, suppressed_by = v.action, list(v.reasons), ""
+            alert = alerts.get(v.account_id)
+            mark = marks.get(alert["fingerprint"]) if alert is not None else None
+            if mark is not None:
+                who = orjson.loads(mark).get("by", "an analyst")
+                action, suppressed_by = "allow", str(who)
+                reasons.insert(0, f"this alert was marked a false positive by {who}")
             pipe.hset(
                 self.keys.score(v.account_id),
                 mapping={
                     "risk": repr(float(v.risk)),
-                    "action": v.action,
-                    "reasons": orjson.dumps(v.reasons),
+                    "action": action,
+                    "reasons": orjson.dumps(reasons),
                     "rule_ids": ",".join(v.rule_ids),
                     "families": ",".join(v.families),
                     "anomaly_percentile": repr(float(v.anomaly_percentile)),
                     "cluster_id": v.cluster_id or "",
                     "allowlisted": int(v.allowlisted),
+                    "suppressed": int(bool(suppressed_by)),
+                    "suppressed_by": suppressed_by,
                     "model_version": self.model_version,
                     "scored_at": rfc3339(now),
                     "as_of": repr(float(as_of)),
@@ -324,32 +442,19 @@ class Scorer:
             )
             pipe.expire(self.keys.features(v.account_id), ttl)
             pipe.zadd(self.keys.risk, {v.account_id: float(v.risk)})
+            snap = _snapshot(v, action, row, now, as_of)
+            if _history_due(last.get(v.account_id), snap):
+                hkey = self.keys.history(v.account_id)
+                pipe.lpush(hkey, orjson.dumps(snap))
+                pipe.ltrim(hkey, 0, HISTORY_LEN - 1)
+                pipe.expire(hkey, ttl)
         pipe.execute()
         for v in verdicts:
-            alert = None
-            if v.action in self.settings.alert_actions:
-                row = features.loc[v.account_id]
-                evidence: dict[str, Any] = {n: round(float(row[n]), 4) for n in _EVIDENCE}
-                evidence["n_events"] = int(row["n_events"])
-                evidence["standouts"] = v.standouts
-                evidence["anomaly_percentile"] = v.anomaly_percentile
-                first = states[v.account_id].first_ts
-                alert = account_alert(
-                    v.account_id,
-                    risk=v.risk,
-                    action=v.action,
-                    reasons=v.reasons,
-                    rule_ids=v.rule_ids,
-                    evidence=evidence,
-                    starts_at=float(first) if math.isfinite(first) else as_of,
-                    cluster_id=v.cluster_id,
-                    model_version=self.model_version,
-                )
             outcome = sync_account_alert(
                 self.client,
                 self.keys,
                 v.account_id,
-                alert,
+                alerts.get(v.account_id),
                 as_of=as_of,
                 maxlen=self.settings.alerts_maxlen,
                 ttl=ttl,
@@ -357,6 +462,35 @@ class Scorer:
             )
             if outcome == "fired":
                 self.alerts_fired += 1
+
+
+def _snapshot(
+    v: AccountVerdict, action: str, row: pd.Series, now: float, as_of: float
+) -> dict[str, Any]:
+    return {
+        "t": round(now, 3),
+        "as_of": float(as_of),
+        "risk": round(float(v.risk), 4),
+        "action": action,
+        "rule_ids": list(v.rule_ids),
+        "n_events": int(row["n_events"]),
+        "features": {n: round(float(row[n]), 4) for n in _EVIDENCE},
+    }
+
+
+def _history_due(last_raw: Any, snap: dict[str, Any]) -> bool:
+    """A snapshot is kept when the verdict changed or every HISTORY_EVERY_S of event time."""
+    if last_raw is None:
+        return True
+    try:
+        last = orjson.loads(last_raw)
+    except orjson.JSONDecodeError:
+        return True
+    return (
+        last.get("action") != snap["action"]
+        or abs(float(last.get("risk", 0.0)) - snap["risk"]) >= 0.02
+        or snap["as_of"] - float(last.get("as_of", 0.0)) >= HISTORY_EVERY_S
+    )
 
 
 def read_score(client: Any, keys: Keys, account_id: str) -> dict[str, Any] | None:

@@ -1,0 +1,73 @@
+"""Background work of the service: refresh Redis-backed gauges; run the alert sinks.
+
+Gauges (open alerts by severity and status, ingest lag, pipeline counters, model
+version) are read from Redis every ``interval`` seconds in a worker thread, so neither a
+scrape nor a gateway request ever waits for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from service import metrics
+from service.api.context import Services
+
+__all__ = ["refresh_gauges", "run_gauges"]
+
+log = logging.getLogger("distillwatch.service")
+
+
+def _dec(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def refresh_gauges(services: Services, max_alerts: int = 50_000) -> None:
+    """Read the Redis-backed gauges once (blocking; call from a thread)."""
+    client, keys = services.redis, services.keys
+    fps = [_dec(f) for f in client.zrevrange(keys.alerts_index, 0, max_alerts - 1)]
+    pipe = client.pipeline(transaction=False)
+    for fp in fps:
+        pipe.hmget(keys.alert(fp), "severity", "status")
+    counts: dict[tuple[str, str], int] = {}
+    for sev, status in pipe.execute() if fps else []:
+        if sev is None:
+            continue
+        key = (_dec(sev), _dec(status or b"firing"))
+        counts[key] = counts.get(key, 0) + 1
+    metrics.ALERTS_OPEN.clear()
+    for (sev, status), n in counts.items():
+        metrics.ALERTS_OPEN.labels(sev, status).set(n)
+    try:
+        groups = client.xinfo_groups(keys.events)
+    except Exception:  # no stream yet
+        groups = []
+    lag = 0
+    for g in groups:
+        if _dec(g.get("name", "")) == services.settings.group:
+            lag = int(g.get("lag") or 0) + int(g.get("pending") or 0)
+    metrics.INGEST_LAG.set(lag)
+    for name, value in client.hgetall(keys.stats).items():
+        try:
+            metrics.PIPELINE_COUNTS.labels(_dec(name)).set(float(value))
+        except ValueError:
+            continue
+    version = client.get(keys.model_active) or client.get(keys.model_current)
+    metrics.MODEL_INFO.info({"version": _dec(version) if version else "none"})
+
+
+async def run_gauges(services: Services, interval: float = 5.0) -> None:
+    """Refresh the gauges every ``interval`` seconds until cancelled."""
+    warned = False
+    while True:
+        try:
+            await asyncio.to_thread(refresh_gauges, services)
+            warned = False
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # Redis down: keep serving, say so once
+            if not warned:
+                log.warning("cannot refresh gauges from Redis: %s", exc)
+                warned = True
+        await asyncio.sleep(interval)

@@ -1,0 +1,82 @@
+"""What one running service holds: settings, Redis clients, tokens, limits, breaker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from service.api.auth import RateLimiter, TokenTable, load_tokens
+from service.api.guard import RedisGuard
+from service.redis_keys import Keys
+from service.settings import ServiceSettings
+
+__all__ = ["Services", "build_services"]
+
+
+@dataclass
+class Services:
+    """Shared state of one app instance (``app.state.services``).
+
+    Attributes
+    ----------
+    settings : ServiceSettings
+    keys : Keys
+    tokens : TokenTable
+    limiter : RateLimiter
+    aredis : redis.asyncio.Redis
+        Gateway path (time-boxed through ``guard``).
+    redis : redis.Redis
+        Analyst and admin endpoints (run in the thread pool).
+    guard : RedisGuard
+    """
+
+    settings: ServiceSettings
+    keys: Keys
+    tokens: TokenTable
+    limiter: RateLimiter
+    aredis: Any
+    redis: Any
+    guard: RedisGuard
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def build_services(settings: ServiceSettings) -> Services:
+    """Clients and tables for ``settings`` (no I/O: Redis connects lazily).
+
+    Raises
+    ------
+    ValueError
+        When no token is configured and auth is not explicitly disabled.
+    """
+    import redis
+    import redis.asyncio as aredis
+
+    specs = load_tokens(settings)
+    if not specs and not settings.auth_disabled:
+        raise ValueError(
+            "no API tokens configured: set DISTILLWATCH_API_TOKENS or "
+            "DISTILLWATCH_API_TOKENS_FILE (or DISTILLWATCH_AUTH_DISABLED=1 for local use)"
+        )
+    timeout = settings.redis_timeout_s
+    return Services(
+        settings=settings,
+        keys=Keys(settings.key_prefix),
+        tokens=TokenTable(specs),
+        limiter=RateLimiter(
+            {
+                "gateway": settings.rate_limit_gateway,
+                "analyst": settings.rate_limit_analyst,
+                "admin": settings.rate_limit_admin,
+            }
+        ),
+        aredis=aredis.Redis.from_url(
+            settings.redis_url,
+            socket_timeout=max(timeout * 4, 0.1),
+            socket_connect_timeout=max(timeout, 0.01),
+            health_check_interval=0,
+        ),
+        redis=redis.Redis.from_url(
+            settings.redis_url, socket_timeout=5.0, socket_connect_timeout=1.0
+        ),
+        guard=RedisGuard(timeout, settings.redis_retry_s),
+    )

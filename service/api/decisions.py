@@ -1,0 +1,176 @@
+"""The gateway decision: stored verdict + analyst decision + request-level signals.
+
+One pipelined Redis round trip per account (or per batch): record the request's signals
+in the account's live hash (when a request body was sent), read the stored verdict the
+workers wrote (``HGETALL score``), the live counters and any analyst decision. The
+isolation forest never runs here; its result is already in the verdict. When Redis cannot
+be read within the budget the configured fail mode answers (:mod:`service.api.guard`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from detector.request_signals import RequestSignals, adjust, live_risk
+from service import metrics
+from service.api.context import Services
+from service.api.guard import RedisUnavailable, decode_hash
+
+__all__ = ["Decision", "decide_many"]
+
+
+@dataclass(slots=True)
+class Decision:
+    """What a gateway is told about one account."""
+
+    account_id: str
+    risk: float
+    action: str
+    reasons: list[str]
+    rule_ids: list[str] = field(default_factory=list)
+    cluster_id: str | None = None
+    model_version: str | None = None
+    scored_at: str | None = None
+    as_of: float | None = None
+    known: bool = False
+    source: str = "state"
+    request_signals: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (the ``/v1/score`` answer)."""
+        return {
+            "account_id": self.account_id,
+            "risk": self.risk,
+            "action": self.action,
+            "reasons": self.reasons,
+            "rule_ids": self.rule_ids,
+            "cluster_id": self.cluster_id,
+            "model_version": self.model_version,
+            "scored_at": self.scored_at,
+            "as_of": self.as_of,
+            "known": self.known,
+            "source": self.source,
+            "request_signals": self.request_signals,
+        }
+
+
+def _fallback(services: Services, account_id: str, endpoint: str, why: str) -> Decision:
+    mode = services.settings.fail_mode
+    metrics.FALLBACK_DECISIONS.labels(endpoint, mode).inc()
+    action = "allow" if mode == "open" else "block"
+    return Decision(
+        account_id=account_id,
+        risk=0.0 if mode == "open" else 1.0,
+        action=action,
+        reasons=[f"scoring state unavailable ({why}); fail-{mode}"],
+        source=f"fail_{mode}",
+    )
+
+
+def _from_state(
+    account_id: str,
+    score: dict[str, str],
+    live: list[Any],
+    decision: dict[str, str],
+    signals: RequestSignals | None,
+) -> Decision:
+    if score:
+        try:
+            reasons = orjson.loads(score.get("reasons", "[]"))
+        except orjson.JSONDecodeError:
+            reasons = []
+        out = Decision(
+            account_id=account_id,
+            risk=float(score.get("risk", 0.0)),
+            action=score.get("action", "allow"),
+            reasons=list(reasons),
+            rule_ids=[r for r in score.get("rule_ids", "").split(",") if r],
+            cluster_id=score.get("cluster_id") or None,
+            model_version=score.get("model_version"),
+            scored_at=score.get("scored_at"),
+            as_of=float(score["as_of"]) if score.get("as_of") else None,
+            known=True,
+        )
+    else:
+        out = Decision(account_id, 0.0, "allow", [], source="unknown_account")
+    n = int(live[0]) if live and live[0] is not None else 0
+    total = float(live[1]) if len(live) > 1 and live[1] is not None else 0.0
+    lrisk = live_risk(n, total)
+    if lrisk > 0 or (signals is not None and signals.signals):
+        adj = adjust(
+            out.risk, out.action, out.reasons, request=signals, live=lrisk, live_requests=n
+        )
+        out.risk, out.action, out.reasons = adj.risk, adj.action, adj.reasons
+        if out.source == "unknown_account" and adj.adjusted:
+            out.source = "request_signals"
+    if signals is not None:
+        out.request_signals = list(signals.signals)
+    if decision.get("action") == "block":
+        out.action, out.risk, out.source = "block", max(out.risk, 1.0), "analyst"
+        out.reasons.insert(
+            0,
+            f"block confirmed by {decision.get('by', '?')} at {decision.get('at', '?')}"
+            + (f": {decision['note']}" if decision.get("note") else ""),
+        )
+    return out
+
+
+async def decide_many(
+    services: Services,
+    items: list[tuple[str, RequestSignals | None]],
+    endpoint: str,
+) -> list[Decision]:
+    """Decisions for ``(account_id, request signals or None)`` pairs, in one round trip.
+
+    Parameters
+    ----------
+    services : Services
+        The app's clients and settings.
+    items : list of (str, RequestSignals or None)
+        Accounts, each with the signals of the request about to be served (None when
+        the gateway sent no request body).
+    endpoint : str
+        ``score``, ``check`` or ``guardrail`` (metrics label).
+    """
+    keys, settings = services.keys, services.settings
+    for _acct, sig in items:
+        for name in sig.signals if sig is not None else ():
+            metrics.REQUEST_SIGNALS.labels(name).inc()
+
+    async def run() -> list[Any]:
+        pipe = services.aredis.pipeline(transaction=False)
+        for acct, sig in items:
+            if sig is not None:
+                live = keys.live(acct)
+                pipe.hincrby(live, "n", 1)
+                if sig.score > 0:
+                    pipe.hincrbyfloat(live, "s", sig.score)
+                for name in sig.signals:
+                    pipe.hincrby(live, name, 1)
+                pipe.expire(live, settings.live_signal_ttl_s, nx=True)
+            pipe.hgetall(keys.score(acct))
+            pipe.hmget(keys.live(acct), "n", "s")
+            pipe.hgetall(keys.decision(acct))
+        return await pipe.execute()
+
+    try:
+        replies = await services.guard.call("score", run)
+    except RedisUnavailable as exc:
+        out = [_fallback(services, acct, endpoint, str(exc)) for acct, _ in items]
+        for d in out:
+            metrics.DECISIONS.labels(endpoint, d.action).inc()
+        return out
+    decisions: list[Decision] = []
+    pos = 0
+    for acct, sig in items:
+        if sig is not None:
+            pos += 2 + (1 if sig.score > 0 else 0) + len(sig.signals)
+        score, live, decision = replies[pos], replies[pos + 1], replies[pos + 2]
+        pos += 3
+        d = _from_state(acct, decode_hash(score), live or [], decode_hash(decision), sig)
+        metrics.DECISIONS.labels(endpoint, d.action).inc()
+        decisions.append(d)
+    return decisions

@@ -1,0 +1,55 @@
+"""``distillwatch serve``: the HTTP service (uvicorn) for gateways, analysts and the UI."""
+
+from __future__ import annotations
+
+import click
+
+__all__ = ["serve_cmd"]
+
+
+@click.command("serve")
+@click.option("--host", default=None, help="Bind address (default 127.0.0.1 or DISTILLWATCH_HOST).")
+@click.option("--port", type=int, default=None, help="Port (default 8000 or DISTILLWATCH_PORT).")
+@click.option("--redis-url", default=None, help="Redis URL (default DISTILLWATCH_REDIS_URL).")
+@click.option(
+    "--fail-mode",
+    type=click.Choice(["open", "closed"]),
+    default=None,
+    help="Decision when Redis cannot be read (default DISTILLWATCH_FAIL_MODE or open).",
+)
+@click.option("--log-level", default="info", show_default=True)
+@click.option("--access-log/--no-access-log", default=False, show_default=True)
+def serve_cmd(
+    host: str | None,
+    port: int | None,
+    redis_url: str | None,
+    fail_mode: str | None,
+    log_level: str,
+    access_log: bool,
+) -> None:
+    """Serve the scoring endpoints, the alerts/accounts APIs and the dashboard (/ui)."""
+    import uvicorn
+
+    from service.api.app import create_app
+    from service.settings import get_service_settings
+
+    settings = get_service_settings(host=host, port=port, redis_url=redis_url, fail_mode=fail_mode)
+    try:
+        app = create_app(settings)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"distillwatch serving on http://{settings.host}:{settings.port} "
+        f"(redis {settings.redis_url}, fail-{settings.fail_mode})",
+        err=True,
+    )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        access_log=access_log,
+        loop="uvloop",
+        http="httptools",
+        server_header=False,
+    )
