@@ -99,30 +99,26 @@ def _train_from_redis(
 ) -> None:
     import redis
 
-    from detector.model import AccountAnomalyModel
     from service.settings import get_settings
-    from service.stream import model_store
-    from service.stream.scoring import population_features
+    from service.stream.training import train_from_redis
 
     settings = get_settings(redis_url=url)
     client = redis.Redis.from_url(url)
-    features, as_of = population_features(client, settings, limit=None)
-    eligible = features[features["n_events"] >= min_events] if len(features) else features
-    if len(eligible) < 20:
-        raise click.ClickException(
-            f"only {len(eligible)} accounts with >= {min_events} events in Redis; need 20"
+    try:
+        blob, meta, fitted = train_from_redis(
+            client,
+            settings,
+            version=version,
+            contamination=contamination,
+            detector=detector,
+            min_events=min_events,
         )
-    now = datetime.now(UTC)
-    label = version or now.strftime("%Y%m%dT%H%M%SZ")
-    model = AccountAnomalyModel(contamination=contamination, detector=detector).fit(eligible)
-    extra = {"source": "redis", "window_hours": settings.window_hours, "as_of": as_of}
-    blob, meta = model_store.model_to_bytes(
-        model, version=label, trained_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"), extra=extra
-    )
-    model_store.publish_model(client, model_store.Keys(settings.key_prefix), blob, meta)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    label = meta["version"]
     if out_path:
         Path(out_path).write_bytes(blob)
     click.echo(
-        f"model {label} ({detector}) fitted on {len(eligible):,} accounts from Redis, "
+        f"model {label} ({detector}) fitted on {fitted:,} accounts from Redis, "
         f"schema {meta['schema_hash']} -> {settings.key_prefix}:model:{label} (current)"
     )
