@@ -3,8 +3,10 @@
 # 1. inspects the committed sample logs (formats, accounts, quarantine);
 # 2. audits them offline and writes accounts.csv, alerts.jsonl and report.html;
 # 3. scores them against the ground-truth labels;
-# 4. streams them: a private redis-server, a worker, the sample replayed at 600x,
-#    alerts printed as they fire (stops by itself after DEMO_STREAM_SECONDS).
+# 4. streams them: a private redis-server, a worker, the service and its dashboard
+#    (http://127.0.0.1:8000/ui), the sample replayed at 2400x (two days in ~75 s), alerts
+#    printed as they fire; then keeps the service up until Ctrl-C (DEMO_HOLD_SECONDS=N to
+#    stop by itself; DEMO_STREAM_SECONDS=N to cut the replay short).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -24,8 +26,11 @@ echo "== 3. detection against the sample's ground truth"
 $BIN/python -m detector.evaluate "$OUT/audit/accounts.csv" sample_logs/litellm-2d.labels.csv
 
 echo
-echo "== 4. streaming: Redis + worker, sample replayed at 600x (${DEMO_STREAM_SECONDS:-45} s)"
-bash scripts/demo_stream.sh --max-seconds "${DEMO_STREAM_SECONDS:-45}"
+echo "== 4. streaming: Redis + worker + service/dashboard, sample replayed at ${DEMO_REPLAY_SPEED:-2400}x"
+args=(--replay-speed "${DEMO_REPLAY_SPEED:-2400}" --tokens-out "$OUT/tokens.json")
+[ -n "${DEMO_STREAM_SECONDS:-}" ] && args+=(--max-seconds "$DEMO_STREAM_SECONDS")
+[ -n "${DEMO_HOLD_SECONDS:-}" ] && args+=(--hold-seconds "$DEMO_HOLD_SECONDS")
+bash scripts/demo_stream.sh "${args[@]}"
 
 echo
 echo "Open $OUT/audit/report.html in a browser; alerts are in $OUT/audit/alerts.jsonl."

