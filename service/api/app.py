@@ -97,6 +97,10 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks = [asyncio.create_task(run_gauges(services))]
+        if settings.webhook_url or settings.alertmanager_url:
+            from service.sinks.runner import start_sinks
+
+            tasks.extend(start_sinks(services))
         starter = services.extras.get("start_background")
         if starter is not None:
             tasks.extend(starter(services))

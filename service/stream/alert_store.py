@@ -5,7 +5,10 @@ account, severity, rule ids). Re-scoring the same situation updates the alert's 
 (risk, evidence, last seen) instead of adding a duplicate; a change of severity or rules
 resolves the old alert and fires a new one; an account that falls back to ``allow``
 resolves its alert. Only firing and resolved transitions are appended to the
-``alerts`` stream. An alert an analyst marked ``false_positive`` stays suppressed.
+``alerts`` stream. An alert an analyst marked ``false_positive`` stays suppressed: its
+fingerprint is kept in the ``suppressions`` hash (no TTL), so re-scoring never fires it
+again, even after the alert's own hash expired (the scorer also keeps the account's
+stored verdict at ``allow`` for it).
 """
 
 from __future__ import annotations
@@ -48,6 +51,51 @@ def _resolve(
         approximate=True,
     )
     pipe.execute()
+
+
+def _keep_suppressed(
+    pipe: Any,
+    keys: Keys,
+    alert: dict[str, Any],
+    account_id: str,
+    existing: dict[str, str],
+    suppression: Any,
+    now: float,
+    as_of: float,
+    ttl: int,
+) -> None:
+    """Queue the writes keeping a false-positive alert suppressed on ``pipe``."""
+    fp = alert["fingerprint"]
+    akey = keys.alert(fp)
+    mapping = {"last_seen": rfc3339(now), "as_of": repr(as_of)}
+    record: dict[str, Any] = {}
+    if suppression is not None:
+        try:
+            loaded = orjson.loads(suppression)
+            record = loaded if isinstance(loaded, dict) else {}
+        except orjson.JSONDecodeError:
+            record = {}
+    if existing.get("status") not in SUPPRESSED:
+        # the alert hash expired (or was never marked): rebuild it as a false positive
+        mapping.update(
+            {
+                "fingerprint": fp,
+                "account_id": account_id,
+                "status": "false_positive",
+                "startsAt": existing.get("startsAt", alert["startsAt"]),
+                "alert": orjson.dumps(alert, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
+                "severity": alert["labels"]["severity"],
+                "action": alert["annotations"]["recommended_action"],
+                "risk": alert["annotations"]["risk"],
+                "rule_ids": alert["labels"].get("rule_ids", ""),
+                "cluster_id": alert["annotations"].get("cluster_id", ""),
+                "fp_by": str(record.get("by", "")),
+                "fp_at": str(record.get("at", "")),
+            }
+        )
+    pipe.hset(akey, mapping=mapping)
+    pipe.expire(akey, ttl)
+    pipe.zadd(keys.alerts_index, {fp: now})
 
 
 def sync_account_alert(
@@ -99,15 +147,18 @@ def sync_account_alert(
         return "resolved"
     fp = alert["fingerprint"]
     akey = keys.alert(fp)
-    existing = {_dec(k): _dec(v) for k, v in client.hgetall(akey).items()}
+    read = client.pipeline(transaction=False)
+    read.hgetall(akey)
+    read.hget(keys.suppressions, fp)
+    raw_alert, suppression = read.execute()
+    existing = {_dec(k): _dec(v) for k, v in raw_alert.items()}
     status = existing.get("status")
     if current is not None and current != fp:
         _resolve(client, keys, current, account_id, now, as_of, maxlen)
     pipe = client.pipeline(transaction=True)
     pipe.set(keys.account_alert(account_id), fp, ex=ttl)
-    if status in SUPPRESSED:
-        pipe.hset(akey, mapping={"last_seen": rfc3339(now), "as_of": repr(as_of)})
-        pipe.expire(akey, ttl)
+    if status in SUPPRESSED or suppression is not None:
+        _keep_suppressed(pipe, keys, alert, account_id, existing, suppression, now, as_of, ttl)
         pipe.execute()
         return "suppressed"
     firing = status in (None, "resolved")
@@ -130,6 +181,8 @@ def sync_account_alert(
             "severity": alert["labels"]["severity"],
             "action": alert["annotations"]["recommended_action"],
             "risk": alert["annotations"]["risk"],
+            "rule_ids": alert["labels"].get("rule_ids", ""),
+            "cluster_id": alert["annotations"].get("cluster_id", ""),
             "last_seen": rfc3339(now),
             "as_of": repr(as_of),
         }

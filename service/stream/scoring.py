@@ -243,6 +243,10 @@ class Scorer:
         pipe = self.client.pipeline(transaction=False)
         pipe.set(self.keys.population, orjson.dumps(doc), ex=self.settings.bucket_ttl_s)
         pipe.set(self.keys.model_active, self.model_version)
+        # alert hashes expire with the window; drop their index entries with them
+        pipe.zremrangebyscore(
+            self.keys.alerts_index, "-inf", time.time() - self.settings.bucket_ttl_s
+        )
         pipe.execute()
 
     def _link(self, states: dict[str, Any], as_of: float) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,125 @@
+"""Helpers shared by the store modules: errors, decoding, chunked pipelines, time."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+import orjson
+
+from detector.alerts import rfc3339
+
+__all__ = [
+    "CHUNK",
+    "Conflict",
+    "NotFound",
+    "StoreError",
+    "chunked",
+    "dec",
+    "decode_hash",
+    "json_or",
+    "now_rfc3339",
+    "pipelined",
+    "to_float",
+    "to_int",
+]
+
+T = TypeVar("T")
+
+#: commands per pipeline round trip when reading many keys
+CHUNK = 2_000
+
+
+class StoreError(Exception):
+    """Base class of the errors the store raises for the API to map."""
+
+
+class NotFound(StoreError, KeyError):
+    """The alert, account or cluster does not exist (HTTP 404)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "not found"
+
+
+class Conflict(StoreError, ValueError):
+    """The change is not allowed in the object's current state (HTTP 409)."""
+
+
+def dec(v: Any) -> str:
+    """Bytes from Redis as ``str`` (``str(v)`` for anything else)."""
+    return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+
+
+def decode_hash(raw: dict[Any, Any] | None) -> dict[str, str]:
+    """A hash reply as a ``str -> str`` dict (empty for a missing key)."""
+    return {dec(k): dec(v) for k, v in (raw or {}).items()}
+
+
+def to_float(v: Any, default: float | None = None) -> float | None:
+    """``v`` as a finite float, or ``default`` when missing or unparsable."""
+    if v is None or v == "" or v == b"":
+        return default
+    try:
+        out = float(dec(v))
+    except ValueError:
+        return default
+    return out if math.isfinite(out) else default
+
+
+def to_int(v: Any, default: int = 0) -> int:
+    """``v`` as an int, or ``default``."""
+    f = to_float(v)
+    return int(f) if f is not None else default
+
+
+def json_or(raw: Any, default: T) -> Any | T:
+    """Decoded JSON of ``raw``, or ``default`` when missing or invalid."""
+    if raw is None:
+        return default
+    try:
+        return orjson.loads(raw)
+    except (orjson.JSONDecodeError, TypeError):
+        return default
+
+
+def now_rfc3339(now: float | None = None) -> str:
+    """Wall time as RFC 3339 UTC (``...Z``)."""
+    return rfc3339(time.time() if now is None else now)
+
+
+def chunked(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """Consecutive slices of at most ``size`` items."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def pipelined(
+    client: Any, items: Sequence[T], queue: Callable[[Any, T], None], size: int = CHUNK
+) -> Iterable[Any]:
+    """Replies of ``queue(pipe, item)`` for each item, one round trip per ``size`` items.
+
+    Parameters
+    ----------
+    client : redis.Redis
+        Connection.
+    items : sequence
+        What to read.
+    queue : callable
+        Queues exactly one command per item on the pipeline.
+    size : int
+        Items per round trip (keeps each round trip short for other clients).
+
+    Returns
+    -------
+    list
+        One reply per item, in order.
+    """
+    out: list[Any] = []
+    for part in chunked(items, size):
+        pipe = client.pipeline(transaction=False)
+        for item in part:
+            queue(pipe, item)
+        out.extend(pipe.execute())
+    return out
