@@ -48,6 +48,16 @@ def _median_from_hist(hist: np.ndarray) -> float:
     return float(_GAP_EDGES[min(idx, GAP_BINS - 1)])
 
 
+def _peak_two_hours(hourly: Mapping[int, np.ndarray], hours: list[int], col: int) -> float:
+    """Largest sum of column ``col`` over two consecutive hour buckets (0 without any)."""
+    best = 0.0
+    for h in hours:
+        prev = hourly.get(h - 1)
+        total = float(hourly[h][col]) + (float(prev[col]) if prev is not None else 0.0)
+        best = max(best, total)
+    return best
+
+
 def features_from_state(state: AccountState, as_of: float) -> dict[str, float]:
     """Compute every feature of :data:`~detector.features.schema.FEATURES` for one account.
 
@@ -94,6 +104,7 @@ def features_from_state(state: AccountState, as_of: float) -> dict[str, float]:
         "n_events": n,
         "events_per_hour": n / span_h,
         "peak_hour_events": float(hour_counts.max()),
+        "peak_2h_events": _peak_two_hours(state.hourly, hours, 0),
         "completion_tokens_per_hour": completion / span_h,
         "active_span_hours": span_h,
         "active_hour_share": min(len(hours) / span_buckets, 1.0),
@@ -118,6 +129,7 @@ def features_from_state(state: AccountState, as_of: float) -> dict[str, float]:
         "mean_n": _share(g("sum_n"), n) if n else 1.0,
         "cot_share": _share(g("n_cot"), n),
         "mean_cot_score": _share(g("sum_cot_score"), n),
+        "peak_2h_cot_events": _peak_two_hours(state.hourly, hours, 2),
         "logprobs_share": _share(n_lp, n),
         "mean_top_logprobs": _share(g("sum_top_logprobs"), n_lp),
         "top_logprobs_ge5_share": _share(g("n_top_logprobs_ge5"), n),

@@ -63,6 +63,15 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     F("peak_hour_events", "int64", "1", "volume", "requests in the busiest clock hour"),
     F(
+        "peak_2h_events",
+        "int64",
+        "1",
+        "volume",
+        "requests in the busiest two consecutive clock hours (a burst, even across an hour "
+        "boundary)",
+        None,
+    ),
+    F(
         "completion_tokens_per_hour",
         "float64",
         "tokens/h",
@@ -175,6 +184,14 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "share of requests whose text elicits chain of thought",
     ),
     F("mean_cot_score", "float64", "ratio", "harvest", "mean chain-of-thought elicitation score"),
+    F(
+        "peak_2h_cot_events",
+        "int64",
+        "1",
+        "harvest",
+        "chain-of-thought requests in the busiest two consecutive clock hours",
+        None,
+    ),
     # probing
     F(
         "logprobs_share",

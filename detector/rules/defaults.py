@@ -21,6 +21,7 @@ BENIGN_DEFAULTS: Mapping[str, float] = {
     "n_events": 40,
     "events_per_hour": 4.0,
     "peak_hour_events": 8,
+    "peak_2h_events": 12,
     "completion_tokens_per_hour": 1400.0,
     "active_span_hours": 10.0,
     "active_hour_share": 0.5,
@@ -47,6 +48,7 @@ BENIGN_DEFAULTS: Mapping[str, float] = {
     "mean_n": 1.0,
     "cot_share": 0.05,
     "mean_cot_score": 0.05,
+    "peak_2h_cot_events": 1,
     # probing: none
     "logprobs_share": 0.0,
     "mean_top_logprobs": 0.0,

@@ -26,6 +26,7 @@ import numpy as np
 
 from detector.simulate import corpora, traces
 from detector.simulate.profiles import (
+    BLATANT_KINDS,
     DEFAULT_MIX,
     KINDS,
     MODELS,
@@ -35,6 +36,7 @@ from detector.simulate.profiles import (
     Context,
     build_population,
     concat_blocks,
+    new_account,
     plan_account,
     plan_campaign,
 )
@@ -96,6 +98,14 @@ class SimConfig:
         If set, ``scale`` is calibrated so the total is close to this number.
     mix : dict or None
         Kind -> share of accounts (:data:`profiles.DEFAULT_MIX` by default).
+    blatant : int
+        Extra blatant harvesting accounts (:data:`profiles.BLATANT_KINDS`, alternating)
+        appended after the ``accounts`` of the mix. They are opt-in and come from their own
+        random streams: the other accounts and their traffic do not change (the rendered
+        request ids and timings of other events do, as they are bound to row positions).
+    blatant_window : tuple of float or None
+        Hours after ``start`` within which every blatant run starts and ends (default: the
+        whole period).
     """
 
     seed: int = 7
@@ -105,6 +115,8 @@ class SimConfig:
     scale: float = 1.0
     target_events: int | None = None
     mix: dict[str, float] | None = None
+    blatant: int = 0
+    blatant_window: tuple[float, float] | None = None
 
 
 @dataclass(slots=True)
@@ -125,6 +137,22 @@ class Simulation:
         return len(self.events["ts"])
 
 
+def _add_blatant(config: SimConfig, ctx: Context, accounts: list[Account]) -> None:
+    """Append ``config.blatant`` blatant harvesting accounts (own random streams)."""
+    seen = {a.account_id for a in accounts}
+    for i in range(config.blatant):
+        rng = np.random.default_rng([config.seed, 5, i])
+        kind = BLATANT_KINDS[i % len(BLATANT_KINDS)]
+        acct = new_account(rng, len(accounts), kind)
+        while acct.account_id in seen:
+            acct.account_id += rng.bytes(1).hex()
+        seen.add(acct.account_id)
+        if config.blatant_window is not None:
+            lo, hi = config.blatant_window
+            acct.params["onset_window"] = (ctx.start + lo * 3600.0, ctx.start + hi * 3600.0)
+        accounts.append(acct)
+
+
 def _plan(config: SimConfig, scale: float) -> Simulation:
     start = parse_time(config.start)
     ctx = Context.create(
@@ -137,11 +165,13 @@ def _plan(config: SimConfig, scale: float) -> Simulation:
     )
     pop_rng = np.random.default_rng([config.seed, 0])
     accounts, campaigns = build_population(pop_rng, config.accounts, ctx, config.mix)
+    _add_blatant(config, ctx, accounts)
     blocks = []
     for a in accounts:
         if a.kind == "hydra":
             continue
-        blocks.append(plan_account(np.random.default_rng([config.seed, 1, a.index]), a, ctx))
+        stream = 6 if a.kind in BLATANT_KINDS else 1
+        blocks.append(plan_account(np.random.default_rng([config.seed, stream, a.index]), a, ctx))
     for c, camp in enumerate(campaigns):
         blocks.append(
             plan_campaign(np.random.default_rng([config.seed, 2, c]), camp, accounts, ctx)
@@ -210,13 +240,15 @@ def labels_rows(sim: Simulation) -> list[tuple[str, str, str, str]]:
 
 def meta_dict(sim: Simulation, fmt: str, n_written: int) -> dict[str, Any]:
     """The ``.meta.json`` sidecar content."""
-    counts = {k: 0 for k in KINDS}
+    kinds = KINDS + BLATANT_KINDS if sim.config.blatant else KINDS
+    counts = {k: 0 for k in kinds}
     for a in sim.accounts:
         counts[a.kind] += 1
-    per_kind_events = dict.fromkeys(KINDS, 0)
-    kind_of = np.array([KINDS.index(a.kind) for a in sim.accounts])
+    per_kind_events = dict.fromkeys(kinds, 0)
+    kind_of = np.array([kinds.index(a.kind) for a in sim.accounts])
     for k, c in zip(*np.unique(kind_of[sim.events["acct"]], return_counts=True), strict=True):
-        per_kind_events[KINDS[int(k)]] = int(c)
+        per_kind_events[kinds[int(k)]] = int(c)
+    extra = {"blatant": sim.config.blatant} if sim.config.blatant else {}
     return {
         "generator": "distillwatch simulate",
         "generator_version": GENERATOR_VERSION,
@@ -232,6 +264,7 @@ def meta_dict(sim: Simulation, fmt: str, n_written: int) -> dict[str, Any]:
         "scale": round(sim.scale, 6),
         "target_events": sim.config.target_events,
         "mix": sim.config.mix or DEFAULT_MIX,
+        **extra,
         "accounts_per_kind": counts,
         "events_per_kind": per_kind_events,
         "campaigns": [

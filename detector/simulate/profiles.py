@@ -30,6 +30,7 @@ from detector.simulate.traces import (
 
 __all__ = [
     "BENIGN_KINDS",
+    "BLATANT_KINDS",
     "COLUMNS",
     "DEFAULT_MIX",
     "DISTILL_KINDS",
@@ -42,6 +43,7 @@ __all__ = [
     "ModelSpec",
     "build_population",
     "kind_counts",
+    "new_account",
     "plan_account",
     "plan_campaign",
 ]
@@ -59,6 +61,11 @@ DISTILL_KINDS: tuple[str, ...] = (
     "reseller",
 )
 KINDS: tuple[str, ...] = BENIGN_KINDS + DISTILL_KINDS
+# Opt-in distillation kinds (``SimConfig.blatant``), never part of a mix: accounts that
+# harvest at dozens to hundreds of requests per minute from their first minute. They are
+# planned from their own random streams, so adding them leaves every other account (and
+# the committed samples) unchanged.
+BLATANT_KINDS: tuple[str, ...] = ("blatant_cot_harvest", "blatant_logprob_harvest")
 
 # Share of accounts per kind (sums to 1).
 DEFAULT_MIX: dict[str, float] = {
@@ -638,6 +645,25 @@ def _network(
     # automated harvesters
     f = fam({"openai-python": 0.45, "openai-python-async": 0.25, "generic": 0.3})
     return infra.random_ips(rng, dc, int(rng.integers(2, 7))), [client(f)]
+
+
+def new_account(rng: np.random.Generator, index: int, kind: str) -> Account:
+    """Create one account of ``kind`` (identity, keys, network) from ``rng``.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Source of randomness.
+    index : int
+        Position of the account in the population (the ``acct`` column).
+    kind : str
+        One of :data:`KINDS` or :data:`BLATANT_KINDS`.
+
+    Returns
+    -------
+    Account
+    """
+    return _account(rng, index, kind)
 
 
 def _account(rng: np.random.Generator, index: int, kind: str) -> Account:
@@ -1356,6 +1382,107 @@ def plan_reseller(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
     return out
 
 
+# Blatant harvesting: requests per minute (log-uniform) and run length in minutes.
+BLATANT_RATE_PER_MIN: tuple[float, float] = (30.0, 240.0)
+BLATANT_RUN_MIN: tuple[float, float] = (20.0, 90.0)
+
+
+def _blatant_times(rng: np.random.Generator, ctx: Context, a: Account) -> np.ndarray:
+    """One uninterrupted high-rate run: the whole account is a harvesting script.
+
+    The rate is drawn log-uniformly from :data:`BLATANT_RATE_PER_MIN` and is not
+    multiplied by ``ctx.scale`` (the rate is what makes the kind blatant). The run starts
+    uniformly in ``a.params["onset_window"]`` (epoch seconds; default the whole period)
+    and lasts :data:`BLATANT_RUN_MIN` minutes, or until the window ends.
+    """
+    lo_r, hi_r = BLATANT_RATE_PER_MIN
+    rate = float(np.exp(rng.uniform(np.log(lo_r), np.log(hi_r)))) / 60.0
+    run = float(rng.uniform(*BLATANT_RUN_MIN)) * 60.0
+    lo, hi = a.params.get("onset_window", (ctx.start, ctx.end))
+    lo, hi = max(float(lo), ctx.start), min(float(hi), ctx.end)
+    onset = float(rng.uniform(lo, max(lo, hi - min(run, hi - lo)))) if hi > lo else lo
+    cv = float(rng.uniform(0.3, 0.8))
+    shape = 1.0 / cv**2
+    n_max = int(rate * run * 1.5) + 16
+    ts = onset + np.concatenate([[0.0], np.cumsum(rng.gamma(shape, 1.0 / (rate * shape), n_max))])
+    ts = ts[(ts < onset + run) & (ts < hi)]
+    a.params["onset"] = onset
+    a.params["rate_per_min"] = rate * 60.0
+    return ts
+
+
+def _dataset_order(
+    rng: np.random.Generator, ctx: Context, pools: tuple[str, ...], n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n`` prompts of one pass over a shuffled dataset (the union of ``pools``).
+
+    A harvesting script iterates over its prompt set once instead of sampling it with
+    replacement, so no prompt repeats; ``n`` may not exceed the dataset's size (see
+    :func:`_dataset_size`).
+    """
+    pid = np.concatenate(
+        [np.full(len(ctx.pack.by_name(p)), C.PromptPack.pool_id(p), np.int8) for p in pools]
+    )
+    item = np.concatenate([np.arange(len(ctx.pack.by_name(p)), dtype=np.int32) for p in pools])
+    idx = rng.permutation(len(pid))[:n]
+    return pid[idx], item[idx]
+
+
+def _dataset_size(ctx: Context, pools: tuple[str, ...]) -> int:
+    """Number of prompts in the union of ``pools``."""
+    return sum(len(ctx.pack.by_name(p)) for p in pools)
+
+
+def plan_blatant_cot_harvest(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
+    """Blatant chain-of-thought harvesting: a script at 30-240 requests per minute.
+
+    Every request elicits step-by-step reasoning (a CoT system prompt or suffix template)
+    on instruction-data prompts with ``max_tokens`` of 4k-16k, from the first minute. The
+    script makes one pass over its prompt set (about 4,800 prompts): the run ends when the
+    set is exhausted or after :data:`BLATANT_RUN_MIN` minutes.
+    """
+    ts = _blatant_times(rng, ctx, a)[: _dataset_size(ctx, tuple(_COT_MIX))]
+    n = len(ts)
+    b = empty_block(n)
+    b["ts"] = ts
+    vis = _cot_rows(rng, ctx, b, a, _COT_MIX)
+    b["pool"], b["item"] = _dataset_order(rng, ctx, tuple(_COT_MIX), n)
+    b["model"] = assign_models(rng, ts, {M_4O: 0.7, M_O3: 0.3}, float("inf"), 0.0)
+    b["ip"] = rng.integers(0, len(a.ips), n).astype(np.int16)
+    b["key"] = rng.integers(0, len(a.keys), n).astype(np.int16)
+    b["ptok"] = base_prompt_tokens(ctx, b)
+    finalize_tokens(rng, b, vis)
+    _failures(rng, b, float(rng.uniform(0.02, 0.1)), 0.0)
+    return b
+
+
+def plan_blatant_logprob_harvest(rng: np.random.Generator, a: Account, ctx: Context) -> Block:
+    """Blatant soft-label harvesting: ``top_logprobs`` 20 on every request, 30-240 a minute.
+
+    Diverse open-ended prompts with substantial outputs, the API's maximum of 20
+    alternatives per token, from the first minute; one pass over about 6,100 prompts.
+    """
+    pools = ("sharegpt", "alpaca_eval", "arena_hard", "gpteacher_code", "openorca")
+    ts = _blatant_times(rng, ctx, a)[: _dataset_size(ctx, pools)]
+    n = len(ts)
+    b = empty_block(n)
+    b["ts"] = ts
+    b["pool"], b["item"] = _dataset_order(rng, ctx, pools, n)
+    b["lp"][:] = True
+    b["tlp"][:] = 20
+    b["maxt"][:] = int(_choice(rng, (512, 1024, 2048)))
+    b["temp"][:] = np.float32(_choice(rng, (0.0, 0.7, 1.0)))
+    if rng.random() < 0.5:
+        b["sysp"][:] = _choice(rng, ctx.sys_index["generic"])
+    b["model"] = assign_models(rng, ts, {M_4O: 0.7, M_MINI: 0.3}, float("inf"), 0.0)
+    b["ip"] = rng.integers(0, len(a.ips), n).astype(np.int16)
+    b["ptok"] = base_prompt_tokens(ctx, b)
+    vis = resp_tokens(rng, ctx, b["pool"], b["item"], "mooncake_output")
+    finalize_tokens(rng, b, vis)
+    _failures(rng, b, float(rng.uniform(0.02, 0.1)), 0.0)
+    return b
+
+
 PLANNERS = {
     "chat": plan_chat,
     "saas": plan_saas,
@@ -1369,6 +1496,8 @@ PLANNERS = {
     "math_harvest": plan_math_harvest,
     "mixed": plan_mixed,
     "reseller": plan_reseller,
+    "blatant_cot_harvest": plan_blatant_cot_harvest,
+    "blatant_logprob_harvest": plan_blatant_logprob_harvest,
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,13 +20,14 @@ from detector.model import (
 
 
 def population(n: int = 300, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame(
-        rng.gamma(2.0, 1.0, size=(n, len(FEATURE_NAMES))) * 0.1,
-        columns=list(FEATURE_NAMES),
-        index=[f"a{i}" for i in range(n)],
-    )
-    frame["n_events"] = rng.integers(5, 200, n)
+    # one generator per column, seeded by its name: adding a feature to the schema does
+    # not reshuffle the values of the others
+    cols = {
+        name: np.random.default_rng([seed, zlib.crc32(name.encode())]).gamma(2.0, 1.0, n) * 0.1
+        for name in FEATURE_NAMES
+    }
+    frame = pd.DataFrame(cols, index=[f"a{i}" for i in range(n)])
+    frame["n_events"] = np.random.default_rng(seed).integers(5, 200, n)
     return frame
 
 

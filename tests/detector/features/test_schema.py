@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from detector.aggregates import AccountState
 from detector.features import FAMILIES, FEATURE_NAMES, FEATURES, features_from_state, schema_hash
 from detector.features.docs import render
@@ -38,3 +40,21 @@ def test_docs_features_md_is_current() -> None:
 def test_schema_hash_is_stable_within_a_build() -> None:
     assert schema_hash() == schema_hash()
     assert len(schema_hash()) == 16
+
+
+def test_peak_two_hours_counts_a_burst_across_an_hour_boundary() -> None:
+    st = AccountState()
+    h = 500_000
+    st.hourly = {
+        h: np.array([80.0, 1.0, 70.0]),
+        h + 1: np.array([60.0, 1.0, 50.0]),
+        h + 5: np.array([100.0, 1.0, 0.0]),
+        h + 9: np.array([900.0, 1.0, 900.0]),  # after as_of: ignored
+    }
+    st.counts[0] = 1140.0
+    st.first_ts = h * 3600.0
+    st.last_ts = (h + 9) * 3600.0 + 10
+    out = features_from_state(st, as_of=(h + 6) * 3600.0)
+    assert out["peak_hour_events"] == 100
+    assert out["peak_2h_events"] == 140
+    assert out["peak_2h_cot_events"] == 120
