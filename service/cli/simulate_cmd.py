@@ -83,6 +83,14 @@ def _parse_mix(text: str | None) -> dict[str, float] | None:
     show_default=True,
     help="Processes rendering in parallel (same bytes whatever the number).",
 )
+@click.option(
+    "--blatant",
+    type=click.IntRange(0, 10_000),
+    default=0,
+    show_default=True,
+    help="Extra blatant harvesters (30-240 CoT or top_logprobs=20 requests a minute from their "
+    "first minute), on their own random streams: other accounts are unchanged.",
+)
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 def simulate_cmd(
     seed: int,
@@ -96,6 +104,7 @@ def simulate_cmd(
     mix: str | None,
     compress_level: int | None,
     workers: int,
+    blatant: int,
     quiet: bool,
 ) -> None:
     """Simulate an LLM provider's traffic (benign look-alikes and distillers) with labels."""
@@ -111,6 +120,7 @@ def simulate_cmd(
         scale=events_scale,
         target_events=target_events,
         mix=_parse_mix(mix),
+        blatant=blatant,
     )
     t0 = time.perf_counter()
     if not quiet:
