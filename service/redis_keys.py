@@ -1,8 +1,8 @@
 """Every Redis key name the service uses, in one place.
 
 Per-account keys carry the account id in a hash tag (``{account}``) so that a Redis
-Cluster puts all of one account's buckets, sketches and score in the same slot: the
-per-account Lua scripts and multi-key ``PFCOUNT`` stay legal when sharded by account.
+Cluster puts all of one account's buckets and score in the same slot: the per-account
+window read (one ``MGET`` of an account's hour buckets) stays legal when sharded by account.
 Global keys (streams, the dirty set, the model pointer) have no tag.
 
 Layout (prefix ``dw`` by default)::
@@ -11,6 +11,7 @@ Layout (prefix ``dw`` by default)::
     dw:quarantine                  stream of rejected records (reason, source, line, raw)
     dw:deadletter                  stream of entries that failed K deliveries
     dw:alerts                      stream of alert lifecycle entries (firing / resolved)
+    dw:sink:<name>:deadletter      stream of alert batches a sink could not deliver
     dw:d:<request_id>              idempotency marker (SET NX EX)
     dw:clock                       largest event time processed (the stream's "now")
     dw:dirty                       ZSET account -> first touch since last scoring (wall s)
@@ -21,21 +22,32 @@ Layout (prefix ``dw`` by default)::
     dw:model:<version>             pickled model blob;  dw:model:<version>:meta  JSON
     dw:alert:<fingerprint>         HASH: current state of one alert
     dw:alerts:index                ZSET fingerprint -> last update (wall s)
-    dw:a:{acct}:b:<hour>           HASH: additive counts, histograms, first/last, minute
-                                   MinHash (``mh``) of one event hour
-    dw:a:{acct}:b:<hour>:h:<name>  HyperLogLog of one distinct-count sketch
-    dw:a:{acct}:b:<hour>:t:<name>  ZSET heavy hitters (value -> count), trimmed
-    dw:a:{acct}:last               last event time seen (inter-arrival gaps across batches)
+    dw:alert:<fingerprint>:notes   LIST of JSON notes and triage actions (who, when, what)
+    dw:suppressions                HASH fingerprint -> JSON (who, when, note): alerts marked
+                                   false positive; re-scoring never fires them again
+    dw:clusters                    HASH cluster id -> JSON cluster (members, evidence, links)
+    dw:population                  JSON: feature percentiles of the scored population
+    dw:model:active                version the scorers use now (published or population fit)
+    dw:rules:version               bumped by a rules reload; scorers reload when it moves
+    dw:jobs:<id>                   HASH: state of an admin job (retrain)
+    dw:decisions                   ZSET account -> time of its analyst decision (wall s): the
+                                   accounts having a ``dw:a:{acct}:decision`` hash
+    dw:a:{acct}:r:<hour>           STRING: window state of one event hour, binary records
+                                   appended by the workers (counters, histograms, first /
+                                   last, active minutes, exact sets or HLL registers of
+                                   every sketch, heavy hitters; service.stream.state_store)
     dw:a:{acct}:score              HASH: risk, action, reasons, model version (O(1) read)
     dw:a:{acct}:features           HASH: feature name -> value at the last scoring
     dw:a:{acct}:alert              fingerprint of the account's open alert
+    dw:a:{acct}:history            LIST of JSON score snapshots, newest first (capped)
+    dw:a:{acct}:live               HASH: request-level signals sent by gateways in the live
+                                   window (requests, score sum, per-signal counts)
+    dw:a:{acct}:decision           HASH: analyst decision (confirmed block, who, when, note)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from detector.aggregates import SKETCHES, TOPS
 
 __all__ = ["Keys"]
 
@@ -73,6 +85,10 @@ class Keys:
         """The alerts stream."""
         return f"{self.prefix}:alerts"
 
+    def sink_deadletter(self, sink: str) -> str:
+        """Alert batches the sink ``sink`` could not deliver (stream)."""
+        return f"{self.prefix}:sink:{sink}:deadletter"
+
     @property
     def alerts_index(self) -> str:
         """ZSET of alert fingerprints by last update."""
@@ -108,6 +124,44 @@ class Keys:
         """HASH of pipeline counters (ingested, duplicates, quarantined, ...)."""
         return f"{self.prefix}:stats"
 
+    @property
+    def suppressions(self) -> str:
+        """Alerts marked false positive (fingerprint -> JSON record)."""
+        return f"{self.prefix}:suppressions"
+
+    @property
+    def clusters(self) -> str:
+        """Linked clusters of the last population refresh (cluster id -> JSON)."""
+        return f"{self.prefix}:clusters"
+
+    @property
+    def population(self) -> str:
+        """Feature percentiles of the scored population (JSON)."""
+        return f"{self.prefix}:population"
+
+    @property
+    def model_active(self) -> str:
+        """The model version the scorers use now."""
+        return f"{self.prefix}:model:active"
+
+    @property
+    def rules_version(self) -> str:
+        """Counter bumped by a rules reload."""
+        return f"{self.prefix}:rules:version"
+
+    @property
+    def decisions(self) -> str:
+        """Accounts with an analyst decision (account -> decided at, wall s)."""
+        return f"{self.prefix}:decisions"
+
+    def job(self, job_id: str) -> str:
+        """State of one admin job."""
+        return f"{self.prefix}:jobs:{job_id}"
+
+    def alert_notes(self, fingerprint: str) -> str:
+        """Notes and triage trail of one alert."""
+        return f"{self.prefix}:alert:{fingerprint}:notes"
+
     def model(self, version: str) -> str:
         """Blob of one model version."""
         return f"{self.prefix}:model:{version}"
@@ -134,29 +188,8 @@ class Keys:
         return f"{self.prefix}:a:{{{account_id}}}"
 
     def bucket(self, account_id: str, hour: int) -> str:
-        """Counts and histograms of one account-hour."""
-        return f"{self.account(account_id)}:b:{hour}"
-
-    def hll(self, account_id: str, hour: int, name: str) -> str:
-        """HyperLogLog ``name`` of one account-hour."""
-        return f"{self.bucket(account_id, hour)}:h:{name}"
-
-    def top(self, account_id: str, hour: int, name: str) -> str:
-        """Heavy hitters ``name`` of one account-hour."""
-        return f"{self.bucket(account_id, hour)}:t:{name}"
-
-    def bucket_keys(self, account_id: str, hour: int) -> list[str]:
-        """Every key of one account-hour, in the order the update script expects."""
-        return [
-            self.bucket(account_id, hour),
-            self.last_ts(account_id),
-            *(self.hll(account_id, hour, name) for name in SKETCHES),
-            *(self.top(account_id, hour, name) for name in TOPS),
-        ]
-
-    def last_ts(self, account_id: str) -> str:
-        """Last event time of the account (for gaps across batches)."""
-        return f"{self.account(account_id)}:last"
+        """Window state (appended binary records) of one account-hour."""
+        return f"{self.prefix}:a:{{{account_id}}}:r:{hour}"
 
     def score(self, account_id: str) -> str:
         """Current verdict of the account."""
@@ -169,3 +202,15 @@ class Keys:
     def account_alert(self, account_id: str) -> str:
         """Fingerprint of the account's open alert."""
         return f"{self.account(account_id)}:alert"
+
+    def history(self, account_id: str) -> str:
+        """Score snapshots of the account, newest first."""
+        return f"{self.account(account_id)}:history"
+
+    def live(self, account_id: str) -> str:
+        """Request-level signals of the account in the live window."""
+        return f"{self.account(account_id)}:live"
+
+    def decision(self, account_id: str) -> str:
+        """Analyst decision on the account (confirmed block)."""
+        return f"{self.account(account_id)}:decision"

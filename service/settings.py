@@ -44,6 +44,8 @@ class StreamSettings(BaseSettings):
     claim_idle_ms: int = 30_000
     claim_every_s: float = 5.0
     max_deliveries: int = 5
+    #: an account-hour record past this many bytes is rewritten as one merged record
+    compact_bytes: int = 8_192
 
     # window state
     window_hours: int = 24
@@ -147,6 +149,10 @@ class ServiceSettings(StreamSettings):
     sink_backoff_max_s: float = 30.0
     #: run the sinks inside ``distillwatch serve`` (else run ``distillwatch sinks``)
     sinks_in_service: bool = True
+    #: alerts per delivery
+    sink_batch: int = 100
+    #: Alertmanager: re-send firing alerts this often so it does not resolve them itself
+    alertmanager_resend_s: float = 60.0
 
     # -- dashboard --------------------------------------------------------------------------
     ui_enabled: bool = True

@@ -466,6 +466,10 @@ def transition(
                 push_trail(pipe, keys, fingerprint, _entry(by, action, note, at), trail_ttl)
                 entry = {"fingerprint": fingerprint, "status": target, "account_id": account}
                 entry.update({"by": by, "at": at, "note": note or ""})
+                if target in ("resolved", "false_positive"):
+                    entry["endsAt"] = at  # sinks close the alert downstream
+                if state.get("alert"):
+                    entry["alert"] = state["alert"]
                 if target == "resolved" and open_fp is not None and dec(open_fp) == fingerprint:
                     pipe.delete(keys.account_alert(account))
                 if target == "false_positive":

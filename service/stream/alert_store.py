@@ -35,21 +35,26 @@ def _dec(v: Any) -> str:
 def _resolve(
     client: Any, keys: Keys, fp: str, account_id: str, now: float, as_of: float, maxlen: int
 ) -> None:
-    state = client.hget(keys.alert(fp), "status")
+    state, body = client.hmget(keys.alert(fp), "status", "alert")
     if state is None or _dec(state) in ("resolved", "false_positive"):
         return
+    ends = rfc3339(now)
     pipe = client.pipeline(transaction=True)
     pipe.hset(
         keys.alert(fp),
-        mapping={"status": "resolved", "endsAt": rfc3339(now), "resolved_as_of": repr(as_of)},
+        mapping={"status": "resolved", "endsAt": ends, "resolved_as_of": repr(as_of)},
     )
     pipe.zadd(keys.alerts_index, {fp: now})
-    pipe.xadd(
-        keys.alerts,
-        {"fingerprint": fp, "status": "resolved", "account_id": account_id, "as_of": repr(as_of)},
-        maxlen=maxlen,
-        approximate=True,
-    )
+    entry = {
+        "fingerprint": fp,
+        "status": "resolved",
+        "account_id": account_id,
+        "as_of": repr(as_of),
+        "endsAt": ends,
+    }
+    if body is not None:
+        entry["alert"] = _dec(body)  # sinks close the alert downstream, even after expiry
+    pipe.xadd(keys.alerts, entry, maxlen=maxlen, approximate=True)
     pipe.execute()
 
 

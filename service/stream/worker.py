@@ -31,6 +31,7 @@ import socket
 import time
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,16 +39,17 @@ import redis
 
 from service.redis_keys import Keys
 from service.settings import StreamSettings
-from service.stream.codec import columns_from_rows, decode_entry, field_index
-from service.stream.scripts import Scripts
-from service.stream.state_store import fold_batch, queue_deltas
+from service.stream.codec import columns_from_rows, decode_entries
+from service.stream.scripts import SET_MAX, Scripts
+from service.stream.state_store import BatchDeltas, compact_buckets, fold_batch, queue_deltas
 
 __all__ = ["Worker", "WorkerStats", "default_consumer_name", "ensure_group"]
 
 log = logging.getLogger("distillwatch.worker")
+#: Buckets longer than this after an append are compacted into one record (then again
+#: each time they double). Default of ``DISTILLWATCH_COMPACT_BYTES``.
+COMPACT_BYTES = 8_192
 Entry = tuple[Any, dict[bytes, bytes]]
-_TS = field_index("ts")
-_ACCT = field_index("account_id")
 
 
 def default_consumer_name() -> str:
@@ -66,12 +68,24 @@ def ensure_group(client: Any, keys: Keys, group: str) -> None:
 
 
 @dataclass(slots=True)
+class _Batch:
+    """A folded batch, ready to commit."""
+
+    ids: list[Any]
+    rows: list[list[Any]]
+    bad: list[tuple[Any, dict[bytes, bytes], str]]
+    deltas: BatchDeltas
+    clock: float  # largest event time
+
+
+@dataclass(slots=True)
 class WorkerStats:
     """Counters of one worker process."""
 
     batches: int = 0
     events: int = 0
     buckets: int = 0
+    compacted: int = 0
     dead_lettered: int = 0
     reclaimed: int = 0
     fenced: int = 0
@@ -85,6 +99,7 @@ class WorkerStats:
             "batches": self.batches,
             "events": self.events,
             "buckets": self.buckets,
+            "compacted": self.compacted,
             "dead_lettered": self.dead_lettered,
             "reclaimed": self.reclaimed,
             "fenced": self.fenced,
@@ -120,6 +135,10 @@ class Worker:
         keys: Keys | None = None,
     ) -> None:
         self.client = client
+        # same pool; XREADGROUP replies are left raw (redis-py's per-entry parsing costs
+        # about as much as decoding the entries) and turned into (id, fields) in C loops
+        self._reader = redis.Redis(connection_pool=client.connection_pool)
+        self._reader.set_response_callback("XREADGROUP", _raw)
         self.settings = settings
         self.keys = keys or Keys(settings.key_prefix)
         self.consumer = consumer or default_consumer_name()
@@ -131,6 +150,11 @@ class Worker:
         self._next_id = "0"  # start with our own pending entries (none for a new name)
         self._last_claim = 0.0
         self._last_score = 0.0
+        self._compacted: dict[str, int] = {}  # bucket -> its length after our compaction
+        self._committer = ThreadPoolExecutor(1, thread_name_prefix="dw-commit")
+        self._inflight: tuple[Future[Any], Any, _Batch] | None = None
+        self._inflight_n = 0
+        self.compact_bytes = int(settings.compact_bytes)
         ensure_group(client, self.keys, settings.group)
 
     # -- lifecycle -------------------------------------------------------------------
@@ -156,29 +180,34 @@ class Worker:
             Return after processing at least this many events.
         """
         idle_since: float | None = None
-        while not self.stopping:
-            try:
-                n = self.step()
-            except redis.ConnectionError as exc:
-                log.warning("Redis unavailable (%s); retrying", exc)
-                self.stats.errors += 1
-                self._next_id = "0"
-                time.sleep(0.5)
-                continue
-            if max_events is not None and self.stats.events >= max_events:
-                break
-            if n:
-                idle_since = None
-                continue
-            now = time.monotonic()
-            idle_since = idle_since or now
-            idle_for = now - idle_since
-            if (
-                exit_when_idle is not None
-                and idle_for >= exit_when_idle
-                and not self._own_pending()
-            ):
-                break
+        try:
+            while not self.stopping:
+                try:
+                    n = self.step(settle=False)
+                    if not n:
+                        self.settle()
+                except redis.ConnectionError as exc:
+                    log.warning("Redis unavailable (%s); retrying", exc)
+                    self.stats.errors += 1
+                    self._next_id = "0"
+                    time.sleep(0.5)
+                    continue
+                if max_events is not None and self.stats.events + self._inflight_n >= max_events:
+                    break
+                if n:
+                    idle_since = None
+                    continue
+                now = time.monotonic()
+                idle_since = idle_since or now
+                idle_for = now - idle_since
+                if (
+                    exit_when_idle is not None
+                    and idle_for >= exit_when_idle
+                    and not self._own_pending()
+                ):
+                    break
+        finally:
+            self.settle()  # SIGTERM, exit, error: the batch in flight is committed first
         if self.scorer is not None and not self.stopping:
             self.scorer.tick(flush=True)
 
@@ -189,13 +218,24 @@ class Worker:
         return len(info)
 
     # -- one step --------------------------------------------------------------------
-    def step(self) -> int:
-        """Reclaim if due, read and commit one batch, score if due; returns events done."""
+    def step(self, *, settle: bool = True) -> int:
+        """Reclaim if due, read and commit one batch, score if due; returns events done.
+
+        Parameters
+        ----------
+        settle : bool
+            Wait for the batch's transaction before returning. ``False`` (what
+            :meth:`run` does) leaves it executing in the background while the next
+            step reads and folds the next batch; :meth:`settle` waits for it.
+        """
         now = time.monotonic()
         if now - self._last_claim >= self.settings.claim_every_s:
             self._last_claim = now
+            self.settle()
             self.reclaim()
-        n = self._read_and_commit()
+        n = self._read_and_commit(pipelined=not settle)
+        if settle:
+            self.settle()
         if self.scorer is not None and time.monotonic() - self._last_score >= min(
             1.0, self.settings.score_debounce_s
         ):
@@ -210,11 +250,14 @@ class Worker:
                 self.stats.errors += 1
         return n
 
-    def _read_and_commit(self) -> int:
-        pipe = self.client.pipeline(transaction=True)
+    def _read_and_commit(self, *, pipelined: bool = False) -> int:
+        pipe = self._reader.pipeline(transaction=True)
+        handed_over = False
         try:
-            pipe.watch(self.lease)
             history = self._next_id != ">"
+            if history:
+                self.settle()  # our own pending entries must be settled before re-reading them
+            pipe.watch(self.lease)
             resp = pipe.xreadgroup(
                 self.settings.group,
                 self.consumer,
@@ -230,9 +273,56 @@ class Worker:
                     return 0
             if not entries:
                 return 0
-            return self._commit_with_fallback(pipe, entries)
+            if history or not pipelined:
+                self.settle()
+                return self._commit_with_fallback(pipe, entries)
+            try:
+                batch = self._prepare(entries)
+            except Exception:  # a bad entry: the synchronous path bisects
+                self.settle()
+                return self._commit_with_fallback(pipe, entries)
+            self.settle()  # one transaction in flight at a time, committed in order
+            self._queue(pipe, batch)
+            self._inflight = (self._committer.submit(pipe.execute, False), pipe, batch)
+            self._inflight_n = len(batch.rows)
+            handed_over = True
+            return len(batch.rows)
+        finally:
+            if not handed_over:
+                pipe.reset()
+
+    def settle(self) -> int:
+        """Wait for the transaction in flight (if any) and account for it.
+
+        Returns
+        -------
+        int
+            Events it applied (0 when fenced or failed: its entries stay pending and are
+            re-read, as after a failed synchronous commit).
+        """
+        if self._inflight is None:
+            return 0
+        future, pipe, batch = self._inflight
+        self._inflight = None
+        self._inflight_n = 0
+        try:
+            results = future.result()
+        except redis.WatchError:
+            self.stats.fenced += 1
+            log.warning("batch fenced: entries were reclaimed by another consumer")
+            self._next_id = "0"
+            return 0
+        except redis.ConnectionError:
+            self._next_id = "0"
+            raise
+        except Exception:
+            log.exception("batch transaction failed; its entries stay pending")
+            self.stats.errors += 1
+            self._next_id = "0"
+            return 0
         finally:
             pipe.reset()
+        return self._finish(batch, results)
 
     def _commit_with_fallback(self, pipe: Any, entries: list[Entry]) -> int:
         """Commit ``entries``; if that fails, bisect so one bad entry cannot hold back the
@@ -276,41 +366,84 @@ class Worker:
         redis.WatchError
             When the batch was fenced (another consumer reclaimed our entries).
         """
+        batch = self._prepare(entries)
+        self._queue(pipe, batch)
+        return self._finish(batch, pipe.execute(raise_on_error=False))
+
+    def _prepare(self, entries: Sequence[Entry]) -> _Batch:
+        """Decode and fold (CPU only: no Redis)."""
+        rows, bad = decode_entries(entries)
+        columns = columns_from_rows(rows)
+        deltas = fold_batch(columns, top_keep=self.settings.top_keep)
+        clock = float(columns["ts"].max()) if rows else 0.0
+        return _Batch([e[0] for e in entries], rows, bad, deltas, clock)
+
+    def _queue(self, pipe: Any, batch: _Batch) -> None:
+        """Queue the batch's transaction on ``pipe`` (WATCHing the lease).
+
+        Scripts go as ``EVAL`` (Redis caches them by SHA1): nothing to reload after a
+        Redis restart, so no ``SCRIPT EXISTS`` round trip per batch.
+        """
         s = self.settings
-        rows: list[list[Any]] = []
-        ids: list[Any] = []
-        bad: list[tuple[Any, dict[bytes, bytes], str]] = []
-        for entry_id, fields in entries:
-            try:
-                rows.append(decode_entry(fields[b"e"]))
-            except Exception as exc:
-                bad.append((entry_id, fields, f"decode_error: {exc}"[:200]))
-            ids.append(entry_id)
-        deltas = fold_batch(columns_from_rows(rows))
-        accounts = {r[_ACCT] for r in rows}
-        self.scripts.ensure()
-        now = time.time()
+        rows = batch.rows
         pipe.multi()
-        queue_deltas(pipe, self.keys, self.scripts["bucket"], deltas, s.bucket_ttl_s, s.top_keep)
-        if accounts:
-            pipe.zadd(self.keys.dirty, dict.fromkeys(accounts, now), nx=True)
-            pipe.zadd(self.keys.accounts, dict.fromkeys(accounts, now))
-            clock = max(r[_TS] for r in rows)
-            pipe.evalsha(self.scripts["setmax"], 1, self.keys.clock, repr(float(clock)))
-        for entry_id, fields, reason in bad:
+        queue_deltas(pipe, self.keys, batch.deltas, s.bucket_ttl_s)
+        if rows:
+            accounts = dict.fromkeys(batch.deltas.accounts, time.time())
+            pipe.zadd(self.keys.dirty, accounts, nx=True)
+            pipe.zadd(self.keys.accounts, accounts)
+            pipe.eval(SET_MAX, 1, self.keys.clock, repr(batch.clock))
+        for entry_id, fields, reason in batch.bad:
             self._queue_deadletter(pipe, entry_id, fields, reason, deliveries=1)
-        pipe.xack(self.keys.events, s.group, *ids)
+        pipe.xack(self.keys.events, s.group, *batch.ids)
         pipe.hincrby(self.keys.stats, "processed", len(rows))
-        results = pipe.execute(raise_on_error=False)
+
+    def _finish(self, batch: _Batch, results: list[Any]) -> int:
+        """Account for an executed transaction; compact buckets that grew long."""
         errors = [r for r in results if isinstance(r, Exception)]
-        if errors:  # cannot happen with loaded scripts and well-typed keys: say so loudly
+        if errors:  # cannot happen with well-typed keys: say so loudly
             log.error("transaction applied with %d command errors: %s", len(errors), errors[:3])
             self.stats.errors += len(errors)
         self.stats.batches += 1
-        self.stats.events += len(rows)
-        self.stats.buckets += len(deltas)
-        self.stats.dead_lettered += len(bad)
-        return len(rows)
+        self.stats.events += len(batch.rows)
+        self.stats.buckets += len(batch.deltas)
+        self.stats.dead_lettered += len(batch.bad)
+        if len(batch.deltas) and isinstance(results[0], list):
+            self._compact(batch.deltas, results[0])
+        return len(batch.rows)
+
+    def _compact(self, deltas: BatchDeltas, lengths: list[int]) -> None:
+        """Compact the buckets this batch grew past their threshold (outside the batch's
+        transaction: compaction changes no value a reader sees, so losing a race to
+        another worker's append only skips it)."""
+        floor = self.compact_bytes
+        memo = self._compacted
+        due: list[str] = []
+        for i, length in enumerate(lengths):
+            if length < floor:
+                continue
+            name = self.keys.bucket(deltas.accounts[i], deltas.hours[i])
+            if length >= 2 * memo.get(name, floor // 2):
+                due.append(name)
+        if not due:
+            return
+        if len(memo) > 200_000:  # names of old hours: forget them all, at worst recompact once
+            memo.clear()
+        for start in range(0, len(due), 64):
+            part = due[start : start + 64]
+            try:
+                written = compact_buckets(self.client, part, self.settings.top_keep)
+            except redis.ConnectionError:
+                raise
+            except Exception:
+                log.exception("compacting %d buckets failed (state unchanged)", len(part))
+                self.stats.errors += 1
+                continue
+            if written:
+                self.stats.compacted += len(part)
+                size = max(written // len(part), floor // 2)
+                for name in part:
+                    memo[name] = size
 
     def _queue_deadletter(
         self, pipe: Any, entry_id: Any, fields: dict[bytes, bytes], reason: str, deliveries: int
@@ -390,8 +523,25 @@ def _text(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
+def _raw(response: Any, **_options: Any) -> Any:
+    return response
+
+
+def _fields(flat: list[bytes] | None) -> dict[bytes, bytes]:
+    if not flat:
+        return {}  # an entry trimmed from the stream while pending
+    if len(flat) == 2:
+        return {flat[0]: flat[1]}
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
 def _entries_of(resp: Any) -> list[Entry]:
-    """Entries of an XREADGROUP reply on one stream (RESP2 shape)."""
+    """Entries of a raw XREADGROUP reply on one stream, as ``(id, {field: value})``."""
     if not resp:
         return []
-    return list(resp[0][1])
+    entries = next(iter(resp.values())) if isinstance(resp, dict) else resp[0][1]
+    if entries and isinstance(entries[0], tuple):  # already parsed by redis-py
+        return list(entries)
+    return [
+        (e[0], {e[1][0]: e[1][1]} if e[1] and len(e[1]) == 2 else _fields(e[1])) for e in entries
+    ]

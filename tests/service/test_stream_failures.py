@@ -72,8 +72,9 @@ def test_kill9_mid_stream_nothing_lost_nothing_twice(
     pending = rclient.xpending(Keys().events, "workers")["pending"]
     assert pending == 0
     assert processed(rclient) == len(events)
-    # nothing lost, nothing twice: every counter equals the audit's (the dead worker's
-    # batch was committed after later ones, so edge gaps may differ: see GAP_FEATURES)
+    # nothing lost, nothing twice: every counter and distinct count equals the audit's (the
+    # dead worker's batch was committed after later ones, possibly into buckets compacted
+    # meanwhile, so edge gaps may differ: see GAP_FEATURES)
     compare(stream_features(rclient, s), batch_features, gaps=False)
 
 
@@ -96,7 +97,7 @@ def test_slow_worker_is_fenced_when_its_entries_are_reclaimed(
     fast.run(exit_when_idle=0.3)
     slow.run(exit_when_idle=0.3)
     assert processed(rclient) == len(events)
-    compare(stream_features(rclient, s), batch_features, gaps=False)
+    compare(stream_features(rclient, s), batch_features)
 
 
 def test_poison_entry_dead_lettered_after_k_deliveries(
@@ -110,10 +111,10 @@ def test_poison_entry_dead_lettered_after_k_deliveries(
     Ingestor(rclient, s).add_events([poison])
     real_fold = state_store.fold_batch
 
-    def fold(columns):
+    def fold(columns, **kw):
         if "poison-acct" in set(columns["account_id"].tolist()):
             raise RuntimeError("boom")
-        return real_fold(columns)
+        return real_fold(columns, **kw)
 
     monkeypatch.setattr("service.stream.worker.fold_batch", fold)
     worker = Worker(rclient, s)
