@@ -15,6 +15,7 @@ BENCHMARKS = (
     "audit_throughput",
     "linking",
     "stream_throughput",
+    "service_latency",
 )
 
 

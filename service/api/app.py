@@ -20,6 +20,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service import metrics
 from service.api.background import run_gauges
 from service.api.context import Services, build_services
 from service.api.middleware import BodyLimitMiddleware, MetricsMiddleware
@@ -96,6 +97,10 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # open the gateway path's first Redis connection now, not on the first request
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(services.aredis.ping(), 1.0)
+        metrics.REDIS_UP.set(1)
         tasks = [asyncio.create_task(run_gauges(services))]
         if settings.webhook_url or settings.alertmanager_url:
             from service.sinks.runner import start_sinks

@@ -17,7 +17,7 @@ import orjson
 from detector.request_signals import RequestSignals, adjust, live_risk
 from service import metrics
 from service.api.context import Services
-from service.api.guard import RedisUnavailable, decode_hash
+from service.api.guard import RedisUnavailable
 
 __all__ = ["Decision", "decide_many"]
 
@@ -55,6 +55,42 @@ class Decision:
             "source": self.source,
             "request_signals": self.request_signals,
         }
+
+
+#: One round trip per account: record the request's signals (when a body was sent) in the
+#: live hash, then read the verdict, the live counters and any analyst decision. The three
+#: keys share the account's hash tag, so the script is legal on a Redis Cluster too.
+_READ_LUA = """
+if ARGV[2] ~= '' then
+  redis.call('HINCRBY', KEYS[2], 'n', 1)
+  if tonumber(ARGV[2]) > 0 then redis.call('HINCRBYFLOAT', KEYS[2], 's', ARGV[2]) end
+  for i = 3, #ARGV do redis.call('HINCRBY', KEYS[2], ARGV[i], 1) end
+  if redis.call('TTL', KEYS[2]) < 0 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
+end
+return {redis.call('HGETALL', KEYS[1]), redis.call('HMGET', KEYS[2], 'n', 's'),
+        redis.call('HGETALL', KEYS[3])}
+"""
+
+
+def _read_script(services: Services) -> Any:
+    script = services.extras.get("read_script")
+    if script is None:
+        script = services.aredis.register_script(_READ_LUA)
+        services.extras["read_script"] = script
+    return script
+
+
+def _pairs(flat: list[Any] | None) -> dict[str, str]:
+    """A flat ``HGETALL`` reply from Lua (``[k1, v1, k2, v2, ...]``) as a ``str`` dict."""
+    if not flat:
+        return {}
+    it = iter(flat)
+    return {
+        (k.decode() if isinstance(k, bytes) else str(k)): (
+            v.decode() if isinstance(v, bytes) else str(v)
+        )
+        for k, v in zip(it, it, strict=True)
+    }
 
 
 def _fallback(services: Services, account_id: str, endpoint: str, why: str) -> Decision:
@@ -140,20 +176,22 @@ async def decide_many(
         for name in sig.signals if sig is not None else ():
             metrics.REQUEST_SIGNALS.labels(name).inc()
 
+    script = _read_script(services)
+
+    def args(sig: RequestSignals | None) -> list[Any]:
+        if sig is None:
+            return [settings.live_signal_ttl_s, ""]
+        return [settings.live_signal_ttl_s, repr(sig.score), *sig.signals]
+
     async def run() -> list[Any]:
+        if len(items) == 1:
+            acct, sig = items[0]
+            keys_ = [keys.score(acct), keys.live(acct), keys.decision(acct)]
+            return [await script(keys=keys_, args=args(sig))]
         pipe = services.aredis.pipeline(transaction=False)
         for acct, sig in items:
-            if sig is not None:
-                live = keys.live(acct)
-                pipe.hincrby(live, "n", 1)
-                if sig.score > 0:
-                    pipe.hincrbyfloat(live, "s", sig.score)
-                for name in sig.signals:
-                    pipe.hincrby(live, name, 1)
-                pipe.expire(live, settings.live_signal_ttl_s, nx=True)
-            pipe.hgetall(keys.score(acct))
-            pipe.hmget(keys.live(acct), "n", "s")
-            pipe.hgetall(keys.decision(acct))
+            keys_ = [keys.score(acct), keys.live(acct), keys.decision(acct)]
+            await script(keys=keys_, args=args(sig), client=pipe)  # queues an EVALSHA
         return await pipe.execute()
 
     try:
@@ -164,13 +202,8 @@ async def decide_many(
             metrics.DECISIONS.labels(endpoint, d.action).inc()
         return out
     decisions: list[Decision] = []
-    pos = 0
-    for acct, sig in items:
-        if sig is not None:
-            pos += 2 + (1 if sig.score > 0 else 0) + len(sig.signals)
-        score, live, decision = replies[pos], replies[pos + 1], replies[pos + 2]
-        pos += 3
-        d = _from_state(acct, decode_hash(score), live or [], decode_hash(decision), sig)
+    for (acct, sig), (score, live, decision) in zip(items, replies, strict=True):
+        d = _from_state(acct, _pairs(score), live or [], _pairs(decision), sig)
         metrics.DECISIONS.labels(endpoint, d.action).inc()
         decisions.append(d)
     return decisions

@@ -13,6 +13,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from service import metrics
 
 __all__ = ["RedisGuard", "RedisUnavailable", "decode_hash"]
@@ -27,18 +29,27 @@ class RedisUnavailable(RuntimeError):
 class RedisGuard:
     """Time-boxed Redis calls with a simple open/half-open breaker.
 
+    A refused or broken connection opens the breaker at once; timeouts open it only after
+    ``trip_after`` in a row, so one slow moment (a busy event loop, a cold connection)
+    costs one fail-mode answer, not a second of them.
+
     Parameters
     ----------
     timeout_s : float
         Budget of one call.
     retry_s : float
-        How long to skip Redis after a failure.
+        How long to skip Redis after the breaker opened.
+    trip_after : int
+        Consecutive timeouts that open the breaker.
     """
 
-    def __init__(self, timeout_s: float, retry_s: float) -> None:
+    def __init__(self, timeout_s: float, retry_s: float, trip_after: int = 3) -> None:
         self.timeout_s = timeout_s
         self.retry_s = retry_s
+        self.trip_after = trip_after
         self._down_until = 0.0
+        self._timeouts = 0
+        self._up = True
         self.last_error: str | None = None
 
     @property
@@ -48,26 +59,48 @@ class RedisGuard:
 
     async def call(self, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
         """Run ``fn()`` under the budget; raise :class:`RedisUnavailable` on any failure."""
-        if self.is_down:
+        if self._down_until and self.is_down:
             raise RedisUnavailable(self.last_error or "redis unavailable")
         try:
-            result = await asyncio.wait_for(fn(), self.timeout_s)
-        except Exception as exc:  # timeouts, refused connections, protocol errors
+            async with asyncio.timeout(self.timeout_s):
+                result = await fn()
+        except (TimeoutError, RedisTimeoutError) as exc:
+            self._timeouts += 1
+            self.last_error = f"{operation}: TimeoutError"
+            metrics.REDIS_ERRORS.labels(operation).inc()
+            if self._timeouts >= self.trip_after:
+                # slow, not gone: probe again soon (a refused connection waits retry_s)
+                self.trip(operation, exc, count=False, for_s=min(self.retry_s, 0.2))
+            raise RedisUnavailable(self.last_error) from exc
+        except Exception as exc:  # refused connections, protocol errors
             self.trip(operation, exc)
             raise RedisUnavailable(self.last_error or "redis unavailable") from exc
-        metrics.REDIS_UP.set(1)
+        self._timeouts = 0
+        if not self._up:
+            self._up = True
+            self._down_until = 0.0
+            metrics.REDIS_UP.set(1)
         return result
 
-    def trip(self, operation: str, exc: BaseException | None = None) -> None:
-        """Record a failure and skip Redis for ``retry_s``."""
-        self._down_until = time.monotonic() + self.retry_s
+    def trip(
+        self,
+        operation: str,
+        exc: BaseException | None = None,
+        count: bool = True,
+        for_s: float | None = None,
+    ) -> None:
+        """Record a failure and skip Redis for ``for_s`` (default ``retry_s``)."""
+        self._down_until = time.monotonic() + (self.retry_s if for_s is None else for_s)
+        self._up = False
         self.last_error = f"{operation}: {type(exc).__name__}" if exc else operation
-        metrics.REDIS_ERRORS.labels(operation).inc()
+        if count:
+            metrics.REDIS_ERRORS.labels(operation).inc()
         metrics.REDIS_UP.set(0)
 
     def reset(self) -> None:
         """Forget a failure (tests, or after an explicit successful ping)."""
         self._down_until = 0.0
+        self._timeouts = 0
 
 
 def decode_hash(raw: dict[Any, Any] | None) -> dict[str, str]:

@@ -1,19 +1,31 @@
-"""Pure ASGI middleware: request size limits and latency metrics.
+"""Pure ASGI middleware: request size limits, latency metrics, the gateway fast path.
 
 Written against the raw ASGI interface (not Starlette's ``BaseHTTPMiddleware``) so the
 gateway path pays microseconds, not a task switch, per request.
+
+:class:`FastPath` serves the per-request gateway endpoints (``POST /v1/score``,
+``GET /v1/check``) without FastAPI's routing, dependency injection and exit stacks,
+which cost about as much CPU as everything else in the request together (profile in
+``bench/service_latency.py``). A fast handler answers only when the request is valid
+and authorised (auth failures get the same JSON the app's handler gives); anything else
+falls through, body replayed, to the FastAPI route, which stays the reference behaviour
+and documents the endpoint in the OpenAPI schema.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+from fastapi import FastAPI, HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from service import metrics
 
-__all__ = ["BodyLimitMiddleware", "MetricsMiddleware"]
+__all__ = ["BodyLimitMiddleware", "FastHandler", "FastPath", "MetricsMiddleware", "add_fast_route"]
 
 Scope = dict[str, Any]
 
@@ -129,3 +141,107 @@ class MetricsMiddleware:
             metrics.HTTP_LATENCY.labels(template, scope["method"], str(status)).observe(
                 time.perf_counter() - t0
             )
+
+
+#: ``handler(request, body)``: a response, or None to let the FastAPI route answer
+FastHandler = Callable[[Request, bytes], Awaitable[Response | None]]
+
+
+def http_error(exc: HTTPException) -> Response:
+    """The answer the app's handler gives for ``exc`` (``{"detail": ...}``)."""
+    return JSONResponse(
+        {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers or None
+    )
+
+
+class FastPath:
+    """Serve a few hot ``(method, path)`` routes with plain handlers before FastAPI routes.
+
+    Parameters
+    ----------
+    app : ASGI app
+    routes : dict
+        ``(method, path) -> (route, handler)``; ``route`` is the FastAPI route of the same
+        endpoint (put in ``scope["route"]`` so metrics label it the same way).
+    """
+
+    def __init__(self, app: Any, routes: dict[tuple[str, str], tuple[Any, FastHandler]]) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        entry = (
+            self.routes.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
+        )
+        if entry is None:
+            await self.app(scope, receive, send)
+            return
+        route, handler = entry
+        messages: list[Any] = []
+        body = b""
+        if scope["method"] not in ("GET", "HEAD"):
+            chunks = []
+            while True:
+                message = await receive()
+                messages.append(message)
+                if message["type"] != "http.request":  # disconnected: let the app see it
+                    await self.app(scope, _replay(messages, receive), send)
+                    return
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+            body = b"".join(chunks)
+        request = Request(scope, receive)
+        try:
+            response = await handler(request, body)
+        except HTTPException as exc:
+            response = http_error(exc)
+        if response is None:
+            await self.app(scope, _replay(messages, receive), send)
+            return
+        scope["route"] = route
+        await response(scope, receive, send)
+
+
+def _replay(messages: list[Any], receive: Any) -> Any:
+    pending = list(messages)
+
+    async def replay() -> Any:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay
+
+
+def add_fast_route(app: FastAPI, method: str, path: str, handler: FastHandler) -> None:
+    """Serve ``method path`` through :class:`FastPath` (installed on first use).
+
+    The FastAPI route of the same method and path must already be included.
+
+    Raises
+    ------
+    LookupError
+        When the app has no such route.
+    """
+    route = _find_route(app, method, path)
+    if route is None:
+        raise LookupError(f"no route {method} {path} to serve fast")
+    routes = getattr(app.state, "fast_routes", None)
+    if routes is None:
+        routes = app.state.fast_routes = {}
+        app.add_middleware(FastPath, routes=routes)
+    routes[(method, path)] = (route, handler)
+
+
+def _find_route(app: FastAPI, method: str, path: str) -> Any:
+    """The route object FastAPI puts in ``scope["route"]`` for ``method path``, or None."""
+    for r in app.router.routes:
+        candidates = getattr(r, "effective_candidates", None)
+        if candidates is not None:  # an included router (FastAPI >= 0.16x)
+            for ctx in candidates() if callable(candidates) else candidates:
+                if ctx.path == path and method in (ctx.methods or ()):
+                    return ctx.original_route
+        elif getattr(r, "path", None) == path and method in (getattr(r, "methods", None) or ()):
+            return r
+    return None
