@@ -50,6 +50,9 @@ def service_settings(url: str, prefix: str = PREFIX, **overrides: Any) -> Servic
         "score_debounce_s": 0.0,
         "population_refresh_s": 0.0,
         "min_events": 5,
+        # a loaded CI machine must not turn answers into fail-open ones; the fail-mode
+        # tests set their own budgets
+        "redis_timeout_s": 0.5,
     }
     base.update(overrides)
     return get_service_settings(**base)
