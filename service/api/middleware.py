@@ -114,6 +114,10 @@ class BodyLimitMiddleware:
                 await _send_json(send, 413, {"detail": f"request body over {limit} bytes"})
 
 
+#: long-lived streams (server-sent events) are not requests with a latency
+_UNTIMED = frozenset({"/ui/events"})
+
+
 class MetricsMiddleware:
     """Latency histogram by route template, method and status (no ids in labels)."""
 
@@ -121,7 +125,7 @@ class MetricsMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in _UNTIMED:
             await self.app(scope, receive, send)
             return
         t0 = time.perf_counter()
