@@ -655,34 +655,106 @@ class ChunkAggregate:
 
     def to_states(self) -> dict[str, AccountState]:
         """One :class:`AccountState` per account of the chunk."""
+        return self.merge_into({})
+
+    def merge_into(self, target: dict[str, AccountState]) -> dict[str, AccountState]:
+        """Merge this chunk into per-account states (in place); returns ``target``.
+
+        The same result as ``merge_into(target, self.to_states())`` (the module-level
+        :func:`merge_into`), without building a throw-away state per account first: an
+        account already in ``target`` takes the chunk's arrays directly.
+        """
         n_groups = len(self.accounts)
-        sketch_bounds = {name: (_slices(g, n_groups), h) for name, (g, h) in self.sketches.items()}
-        top_bounds = {name: (_slices(g, n_groups), v, c) for name, (g, v, c) in self.tops.items()}
-        states: dict[str, AccountState] = {}
+        names = [str(a) for a in self.accounts.tolist()]
+        sketch_bounds = [
+            (name, _slices(g, n_groups).tolist(), h) for name, (g, h) in self.sketches.items()
+        ]
+        top_bounds = [
+            (name, _slices(g, n_groups).tolist(), v, c.tolist())
+            for name, (g, v, c) in self.tops.items()
+        ]
+        firsts, lasts = self.first.tolist(), self.last.tolist()
+        # the gap between an account's earlier activity and this chunk (AccountState.merge),
+        # binned for all accounts at once
+        known = [target.get(account) for account in names]
+        gaps: dict[int, float] = {}
+        for g, st in enumerate(known):
+            if st is None:
+                continue
+            if firsts[g] > st.last_ts and np.isfinite(st.last_ts):
+                gaps[g] = firsts[g] - st.last_ts
+            elif st.first_ts > lasts[g] and np.isfinite(lasts[g]):
+                gaps[g] = st.first_ts - lasts[g]
+        gap_bin = dict(zip(gaps, gap_bins(np.array(list(gaps.values()))).tolist(), strict=True))
+        i_n, i_sum, i_sumsq = _IDX["gap_n"], _IDX["gap_sum"], _IDX["gap_sumsq"]
+        fresh: list[bool] = []
+        states: list[AccountState] = []
         for g in range(n_groups):
-            st = AccountState()
-            st.counts = self.table[g]
-            st.hour_of_day = self.hour_hist[g]
-            st.gap_hist = self.gap_hist[g]
-            st.topic_hist = self.topic_hist[g]
-            st.first_ts = float(self.first[g])
-            st.last_ts = float(self.last[g])
-            for name, (bounds, hashes) in sketch_bounds.items():
+            account = names[g]
+            first, last = firsts[g], lasts[g]
+            st = known[g]
+            if st is None:
+                st = target[account] = AccountState()
+                st.counts = self.table[g]
+                st.hour_of_day = self.hour_hist[g]
+                st.gap_hist = self.gap_hist[g]
+                st.topic_hist = self.topic_hist[g]
+                st.first_ts, st.last_ts = first, last
+                st.minutes.values = self.minute_sigs[g].copy()
+                for name, bounds, hashes in sketch_bounds:
+                    lo, hi = bounds[g], bounds[g + 1]
+                    if hi > lo:
+                        st.sketches[name] = HyperLogLog.from_unique_sorted(hashes[lo:hi])
+                for name, bounds, values, counts in top_bounds:
+                    lo, hi = bounds[g], bounds[g + 1]
+                    if hi > lo:
+                        st.tops[name].update(dict(zip(values[lo:hi], counts[lo:hi], strict=True)))
+                fresh.append(True)
+                states.append(st)
+                continue
+            # as AccountState.merge with the chunk's state of this account
+            gap = gaps.get(g)
+            if gap is not None:
+                counts = st.counts
+                counts[i_n] += 1
+                counts[i_sum] += gap
+                counts[i_sumsq] += gap * gap
+                st.gap_hist[gap_bin[g]] += 1
+            st.counts += self.table[g]
+            st.hour_of_day += self.hour_hist[g]
+            st.gap_hist += self.gap_hist[g]
+            st.topic_hist += self.topic_hist[g]
+            st.first_ts = min(st.first_ts, first)
+            st.last_ts = max(st.last_ts, last)
+            for name, bounds, hashes in sketch_bounds:
+                lo, hi = bounds[g], bounds[g + 1]
+                if hi > lo:  # adding the hashes = merging their sketch (same registers)
+                    st.sketches[name].add_unique_sorted(hashes[lo:hi])
+            for name, bounds, values, counts in top_bounds:
                 lo, hi = bounds[g], bounds[g + 1]
                 if hi > lo:
-                    st.sketches[name] = HyperLogLog.from_unique_sorted(hashes[lo:hi])
-            for name, (bounds, values, counts) in top_bounds.items():
-                lo, hi = bounds[g], bounds[g + 1]
-                if hi > lo:
-                    st.tops[name].update(dict(zip(values[lo:hi], counts[lo:hi], strict=True)))
-            st.minutes.values = self.minute_sigs[g].copy()
-            states[str(self.accounts[g])] = st
-        for g, model, ts in zip(*self.model_first, strict=True):
-            states[str(self.accounts[g])].model_first[str(model)] = float(ts)
+                    other = TopK()
+                    other.update(dict(zip(values[lo:hi], counts[lo:hi], strict=True)))
+                    st.tops[name].update(other.counts)
+            np.minimum(st.minutes.values, self.minute_sigs[g], out=st.minutes.values)
+            fresh.append(False)
+            states.append(st)
+        for g, model, ts in zip(
+            self.model_first[0].tolist(),
+            self.model_first[1],
+            self.model_first[2].tolist(),
+            strict=True,
+        ):
+            firsts_of = states[g].model_first
+            model = str(model)
+            mine = firsts_of.get(model)
+            firsts_of[model] = ts if mine is None else min(mine, ts)
         groups, hours, values = self.hourly
-        for g, h, row in zip(groups, hours, values, strict=True):
-            states[str(self.accounts[g])].hourly[int(h)] = row.copy()
-        return states
+        for g, h, row in zip(groups.tolist(), hours.tolist(), values, strict=True):
+            hourly = states[g].hourly
+            mine = None if fresh[g] else hourly.get(h)
+            hourly[h] = row.copy() if mine is None else mine + row
+        return target
 
 
 def minute_signatures(codes: np.ndarray, minute_ids: np.ndarray, n_groups: int) -> np.ndarray:

@@ -107,19 +107,28 @@ class AuditResult:
 
 
 def _parse_and_aggregate(
-    block: Any, source: str, fmt: str | None, account_field: str | None
-) -> tuple[ChunkAggregate | None, list[Any], dict[str, int], int, float, float]:
+    block: Any,
+    source: str,
+    fmt: str | None,
+    account_field: str | None,
+    known: Sequence[tuple[bytes, np.ndarray]] = (),
+) -> tuple[ChunkAggregate | None, list[Any], dict[str, int], int, float, float, Any]:
     """Worker-process step: one block of lines -> flat per-account aggregate arrays.
 
-    Only arrays of counts and hashes travel back to the parent: no prompt text.
+    Only arrays of counts and hashes travel back to the parent: no prompt text. ``known``
+    brings the user-prompt signals other workers computed lately, and the ones this
+    block computed go back with the result (see :func:`detector.text.share_user_cache`).
     """
     from detector.ingest.readers import parse_block
+    from detector.text import share_user_cache
 
+    share_user_cache(known)
     events, quarantined, formats = parse_block(block, source, fmt, account_field)
     if not events:
-        return None, quarantined, formats, 0, np.inf, -np.inf
+        return None, quarantined, formats, 0, np.inf, -np.inf, share_user_cache()
     ts = [e["ts"] for e in events]
-    return chunk_aggregate(events), quarantined, formats, len(events), min(ts), max(ts)
+    chunk = chunk_aggregate(events)
+    return chunk, quarantined, formats, len(events), min(ts), max(ts), share_user_cache()
 
 
 class _Run:
@@ -137,7 +146,7 @@ class _Run:
         self,
         file: str,
         fmt: str | None,
-        states: dict[str, AccountState],
+        states: dict[str, AccountState] | ChunkAggregate,
         quarantined: list[Any],
         n_events: int,
         first: float,
@@ -149,7 +158,10 @@ class _Run:
         if fmt and not info.get("format"):
             info["format"] = fmt
         if n_events:
-            merge_into(self.states, states)
+            if isinstance(states, ChunkAggregate):
+                states.merge_into(self.states)
+            else:
+                merge_into(self.states, states)
             self.n_events += n_events
             info["events"] += n_events
             self.first_ts = min(self.first_ts, first)
@@ -214,20 +226,26 @@ def _parallel_file(
     from detector.ingest.readers import NotLineDelimited, iter_line_blocks
 
     pending: deque[tuple[Any, int, int]] = deque()
+    # user-prompt signals of the last blocks, handed to the next tasks so that each
+    # worker (whichever takes a task) learns what the others computed
+    learned: deque[tuple[bytes, np.ndarray]] = deque(maxlen=2 * workers)
 
     def drain(limit: int) -> None:
         while len(pending) > limit:
             future, done, total = pending.popleft()
-            chunk, quarantined, formats, n, first, last = future.result()
+            chunk, quarantined, formats, n, first, last, new = future.result()
+            if len(new[1]):
+                learned.append(new)
             file_fmt = max(formats, key=formats.__getitem__) if formats else None
-            states = chunk.to_states() if chunk is not None else {}
-            run.add(path, file_fmt, states, quarantined, n, first, last)
+            run.add(path, file_fmt, chunk if chunk is not None else {}, quarantined, n, first, last)
             if on_progress is not None:
                 on_progress(done, total)
 
     try:
         for block in iter_line_blocks(path):
-            future = pool.submit(_parse_and_aggregate, block, path, fmt, account_field)
+            future = pool.submit(
+                _parse_and_aggregate, block, path, fmt, account_field, tuple(learned)
+            )
             pending.append((future, block.bytes_done, block.bytes_total))
             drain(2 * workers)  # bounded in flight: memory stays bounded
     except NotLineDelimited:

@@ -29,7 +29,15 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from detector.events import EVENT_FIELD_NAMES, EventError, validate_event
+from detector.events import (
+    _COUNT_FIELDS,
+    _OPTIONAL_STR_FIELDS,
+    _TS_MAX,
+    _TS_MIN,
+    EVENT_FIELD_NAMES,
+    EventError,
+    validate_event,
+)
 from detector.ingest.timestamps import to_epoch
 
 __all__ = [
@@ -369,6 +377,51 @@ def _event(
     }
 
 
+_COUNT_DEFAULTS: tuple[tuple[str, int | None], ...] = tuple(
+    (name, 1 if name == "n" else (None if name == "max_tokens" else 0)) for name in _COUNT_FIELDS
+)
+_INF = float("inf")
+
+
+def _validated(event: dict[str, Any]) -> dict[str, Any]:
+    """:func:`detector.events.validate_event` for an event built by :func:`_event`.
+
+    Values already in their final form (the common case) are accepted here without the
+    validator's conversions; anything else goes to the validator itself, so the result
+    (or the error) is always the validator's.
+    """
+    ts = event["ts"]
+    if type(ts) is not float or not _TS_MIN <= ts <= _TS_MAX:
+        return validate_event(event)
+    for name in ("account_id", "request_id"):
+        value = event[name]
+        if type(value) is not str or not value or value[0].isspace() or value[-1].isspace():
+            return validate_event(event)
+    for name, default in _COUNT_DEFAULTS:
+        value = event[name]
+        if type(value) is int and value >= 0:
+            continue
+        if value is None:
+            event[name] = default
+            continue
+        return validate_event(event)
+    for name in ("latency_s", "temperature", "top_p"):
+        value = event[name]
+        if value is not None and (type(value) is not float or not 0.0 <= value < _INF):
+            return validate_event(event)
+    for name in ("logprobs", "seed", "stream"):
+        value = event[name]
+        if type(value) is not bool:
+            if value is not None:
+                return validate_event(event)
+            event[name] = False
+    for name in _OPTIONAL_STR_FIELDS:
+        value = event[name]
+        if value is not None and (type(value) is not str or not value):
+            return validate_event(event)
+    return event
+
+
 _LITELLM_ACCOUNT_KEYS = tuple(keys[1] for _, keys in _DEFAULT_CHAINS["litellm"])
 
 
@@ -453,7 +506,7 @@ def litellm_to_event(
     if prompt_tokens is None and completion_tokens is None:
         prompt_tokens, completion_tokens = usage_prompt, usage_completion
 
-    return validate_event(
+    return _validated(
         _event(
             ts,
             request_id,
@@ -522,7 +575,7 @@ def openai_to_event(
             status = "success"
     messages = request.get("messages")
     finish_reason, prompt_tokens, completion_tokens, reasoning = _response(response)
-    return validate_event(
+    return _validated(
         _event(
             ts,
             request_id,

@@ -25,6 +25,7 @@ from detector.text.signals import (
     SIGNAL_DTYPES,
     TextSignals,
     clear_caches,
+    share_user_cache,
     text_signals,
     text_signals_batch,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "nd_keys",
     "normalize",
     "prepare",
+    "share_user_cache",
     "skeleton_fp",
     "text_signals",
     "text_signals_batch",

@@ -18,6 +18,7 @@ __all__ = [
     "SIGNAL_DTYPES",
     "TextSignals",
     "clear_caches",
+    "share_user_cache",
     "text_signals",
     "text_signals_batch",
 ]
@@ -117,8 +118,15 @@ def _analyse(text: str | None) -> tuple[_Info, list[bytes]]:
 _H128 = xxhash.xxh3_128_digest
 _SYSTEM_CACHE: dict[bytes, _Info] = {}
 _SYSTEM_CACHE_MAX = 4096
-_USER_CACHE: dict[bytes, _Info] = {}
-_USER_CACHE_MAX = 65536
+# User prompts are far more numerous: an audit of a million events meets ~10^5 distinct
+# ones, most of them again and again. Their signals live in one uint64 row per prompt
+# (the _Info fields in order) of a table that grows up to _USER_CACHE_MAX rows (~56 B a
+# row plus ~90 B of index entry), and _USER_CACHE maps the text key to its row.
+_USER_CACHE: dict[bytes, int] = {}
+_USER_CACHE_MAX = 1 << 18
+_N_FIELDS = len(_Info._fields)
+_user_table = np.zeros((0, _N_FIELDS), dtype=np.uint64)
+_EMPTY_ROW = np.array(_EMPTY, dtype=np.uint64)
 
 
 def _key(text: str) -> bytes:
@@ -138,41 +146,112 @@ def _system_info(text: str | None) -> _Info:
     return info
 
 
-def _user_infos(texts: Sequence[str | None]) -> list[_Info]:
-    """Signals of distinct user texts: cache hits, then one vectorised nd pass for misses."""
-    infos: list[_Info] = [_EMPTY] * len(texts)
+def _user_rows(texts: Sequence[str | None]) -> np.ndarray:
+    """Signals of distinct user texts as a ``(len(texts), 7)`` uint64 table (the
+    :class:`_Info` fields in order): cache hits, then one vectorised nd pass for misses."""
+    out = np.broadcast_to(_EMPTY_ROW, (len(texts), _N_FIELDS)).copy()
+    hit_pos: list[int] = []
+    hit_rows: list[int] = []
     miss_pos: list[int] = []
     miss_keys: list[bytes] = []
     miss_infos: list[_Info] = []
     miss_words: list[list[bytes]] = []
+    get = _USER_CACHE.get
     for i, t in enumerate(texts):
         if not t or not isinstance(t, str):  # None, "", NaN from a DataFrame
             continue
         key = _key(t)
-        hit = _USER_CACHE.get(key)
-        if hit is not None:
-            infos[i] = hit
+        row = get(key)
+        if row is not None:
+            hit_pos.append(i)
+            hit_rows.append(row)
             continue
         info, words = _analyse(t)
         miss_pos.append(i)
         miss_keys.append(key)
         miss_infos.append(info)
         miss_words.append(words)
+    if hit_pos:
+        out[hit_pos] = _user_table[hit_rows]
     if miss_pos:
-        nd = nd_keys(miss_words).tolist()
-        if len(_USER_CACHE) + len(miss_pos) > _USER_CACHE_MAX:
-            _USER_CACHE.clear()
-        for i, key, info, k in zip(miss_pos, miss_keys, miss_infos, nd, strict=True):
-            info = info._replace(nd=k)
-            infos[i] = info
-            _USER_CACHE[key] = info
-    return infos
+        new = np.array(miss_infos, dtype=np.uint64).reshape(len(miss_pos), _N_FIELDS)
+        new[:, _N_FIELDS - 1] = nd_keys(miss_words)
+        out[miss_pos] = new
+        _store(new, miss_keys)
+        if _fresh is not None:
+            _fresh.append((miss_keys, new))
+    return out
+
+
+def _store(new: np.ndarray, keys: list[bytes]) -> None:
+    """Add rows for keys not yet cached (clearing the cache first when it is full)."""
+    global _user_table
+    n, k = len(_USER_CACHE), len(keys)
+    if n + k > _USER_CACHE_MAX:
+        _USER_CACHE.clear()
+        n = 0
+        new, keys = new[-_USER_CACHE_MAX:], keys[-_USER_CACHE_MAX:]
+        k = len(keys)
+    if n + k > len(_user_table):
+        size = min(max(n + k, 2 * len(_user_table), 1024), _USER_CACHE_MAX)
+        grown = np.zeros((size, _N_FIELDS), dtype=np.uint64)
+        grown[:n] = _user_table[:n]
+        _user_table = grown
+    _user_table[n : n + k] = new
+    _USER_CACHE.update(zip(keys, range(n, n + k), strict=True))
+
+
+# New user rows since the last share_user_cache() call (None: not collected). Worker
+# processes of the offline audit pass them on, so that a prompt analysed by one worker is
+# not analysed again by the others (hashes and fingerprints only, never text).
+_fresh: list[tuple[list[bytes], np.ndarray]] | None = None
+
+
+def share_user_cache(
+    known: Sequence[tuple[bytes, np.ndarray]] = (),
+) -> tuple[bytes, np.ndarray]:
+    """Exchange cached user-prompt signals with other processes.
+
+    Parameters
+    ----------
+    known : sequence of (bytes, numpy.ndarray)
+        Entries from other processes, as returned by this function there: joined 16-byte
+        keys and their uint64 rows. Added to this process's cache (results never depend
+        on the cache, so any entry may be missing or repeated).
+
+    Returns
+    -------
+    (bytes, numpy.ndarray)
+        The entries this process computed since its previous call (collection starts
+        with the first call).
+    """
+    global _fresh
+    for keys, rows in known:
+        n = len(rows)
+        if not n or n > _USER_CACHE_MAX:
+            continue
+        split = [keys[i * 16 : (i + 1) * 16] for i in range(n)]
+        new = [i for i, key in enumerate(split) if key not in _USER_CACHE]
+        if new:
+            _store(np.asarray(rows, dtype=np.uint64)[new], [split[i] for i in new])
+    out = _fresh or []
+    _fresh = []
+    if not out:
+        return b"", np.zeros((0, _N_FIELDS), dtype=np.uint64)
+    return b"".join(k for keys, _ in out for k in keys), np.concatenate([r for _, r in out])
+
+
+def _row_info(row: np.ndarray) -> _Info:
+    exact, skeleton, mask, topic, mcq, n_words, nd = row.tolist()
+    return _Info(exact, skeleton, mask, topic, bool(mcq), n_words, nd)
 
 
 def clear_caches() -> None:
     """Drop the cross-call caches (results never depend on them)."""
+    global _user_table
     _SYSTEM_CACHE.clear()
     _USER_CACHE.clear()
+    _user_table = np.zeros((0, _N_FIELDS), dtype=np.uint64)
 
 
 def text_signals(system: str | None, user: str | None) -> TextSignals:
@@ -192,7 +271,7 @@ def text_signals(system: str | None, user: str | None) -> TextSignals:
         Identical to the corresponding row of :func:`text_signals_batch`.
     """
     s = _system_info(system)
-    u = _user_infos([user])[0]
+    u = _row_info(_user_rows([user])[0])
     mask = s.mask | u.mask
     score = float(np.float32(cot_score_from_mask(mask)))
     topic = u.topic if u.topic != Topic.OTHER else s.topic
@@ -256,29 +335,27 @@ def text_signals_batch(
     s_texts, s_codes = _codes(systems)
     u_texts, u_codes = _codes(users)
     s_infos = [_system_info(t) for t in s_texts]
-    u_infos = _user_infos(u_texts)
+    u = _user_rows(u_texts)[u_codes]
 
     def col(infos: list[_Info], field: int, dtype: np.dtype) -> np.ndarray:
         return np.fromiter((x[field] for x in infos), dtype=dtype, count=len(infos))
 
     u64 = np.dtype(np.uint64)
-    u_nd = col(u_infos, 6, u64)
-    u_mask = col(u_infos, 2, u64)
     s_mask = col(s_infos, 2, u64)
-    mask = s_mask[s_codes] | u_mask[u_codes]
+    mask = s_mask[s_codes] | u[:, 2]
     uniq, inv = np.unique(mask, return_inverse=True)
     scores = np.array([cot_score_from_mask(int(m)) for m in uniq], dtype=np.float32)[inv]
-    u_topic = col(u_infos, 3, np.dtype(np.uint8))[u_codes]
+    u_topic = u[:, 3].astype(np.uint8)
     s_topic = col(s_infos, 3, np.dtype(np.uint8))[s_codes]
     return {
-        "exact_fp": col(u_infos, 0, u64)[u_codes],
-        "skeleton_fp": col(u_infos, 1, u64)[u_codes],
-        "nd_key": u_nd[u_codes],
+        "exact_fp": u[:, 0].copy(),
+        "skeleton_fp": u[:, 1].copy(),
+        "nd_key": u[:, 6].copy(),
         "system_fp": col(s_infos, 0, u64)[s_codes],
         "cot_score": scores,
         "is_cot": scores >= COT_THRESHOLD,
         "topic": np.where(u_topic == Topic.OTHER, s_topic, u_topic).astype(np.uint8),
-        "is_mcq": col(u_infos, 4, np.dtype(np.bool_))[u_codes],
+        "is_mcq": u[:, 4].astype(np.bool_),
         "answer_format_short": (mask & np.uint64(SHORT_ANSWER_BIT)) != 0,
-        "prompt_words": col(u_infos, 5, np.dtype(np.uint32))[u_codes],
+        "prompt_words": u[:, 5].astype(np.uint32),
     }

@@ -133,3 +133,39 @@ def test_model_first_use_merges_by_minimum() -> None:
             used = [e["ts"] for e in mine if e["model"] == model]
             if used:
                 assert state.model_first[model] == min(used)
+
+
+def _same_state(a: AccountState, b: AccountState) -> None:
+    for name in ("counts", "hour_of_day", "gap_hist", "topic_hist"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    assert (a.first_ts, a.last_ts) == (b.first_ts, b.last_ts)
+    for name, sketch in a.sketches.items():
+        other = b.sketches[name]
+        assert sketch.is_exact == other.is_exact
+        if sketch.is_exact:
+            np.testing.assert_array_equal(sketch._sparse, other._sparse)
+        else:
+            np.testing.assert_array_equal(sketch._dense, other._dense)
+    assert {k: t.counts for k, t in a.tops.items()} == {k: t.counts for k, t in b.tops.items()}
+    assert a.hourly.keys() == b.hourly.keys()
+    for hour, row in a.hourly.items():
+        np.testing.assert_array_equal(row, b.hourly[hour])
+    np.testing.assert_array_equal(a.minutes.values, b.minutes.values)
+    assert a.model_first == b.model_first
+
+
+def test_chunk_merge_into_equals_merging_states() -> None:
+    from detector.aggregates import chunk_aggregate
+
+    events = make_events(2_400, seed=4)
+    # overlapping, repeated and out-of-order chunks take every branch of the merge
+    spans = [(0, 700), (500, 1_300), (0, 400), (1_300, 2_400), (900, 2_000)]
+    via_states: dict[str, AccountState] = {}
+    for lo, hi in spans:
+        merge_into(via_states, chunk_aggregate(events[lo:hi]).to_states())
+    direct: dict[str, AccountState] = {}
+    for lo, hi in spans:
+        chunk_aggregate(events[lo:hi]).merge_into(direct)
+    assert via_states.keys() == direct.keys()
+    for account, state in via_states.items():
+        _same_state(state, direct[account])

@@ -101,3 +101,19 @@ def test_minhash_jaccard_estimates_and_merge() -> None:
     )
     assert (split.values == a.values).all()
     assert MinHashSignature().jaccard(a) == 0.0
+
+
+@pytest.mark.parametrize("sizes", [(0, 5), (5, 0), (40, 40), (200, 100), (300, 50), (10, 400)])
+def test_add_unique_sorted_equals_add_hashes(sizes: tuple[int, int]) -> None:
+    rng = np.random.default_rng(sum(sizes))
+    pool = rng.integers(0, 2**63, size=600, dtype=np.uint64)
+    a_items = np.unique(rng.choice(pool, size=sizes[0])) if sizes[0] else pool[:0]
+    b_items = np.unique(rng.choice(pool, size=sizes[1])) if sizes[1] else pool[:0]
+    one, two = HyperLogLog().add_hashes(a_items), HyperLogLog().add_hashes(a_items)
+    one.add_hashes(b_items)
+    two.add_unique_sorted(b_items)
+    assert one.is_exact == two.is_exact
+    if one.is_exact:
+        np.testing.assert_array_equal(one._sparse, two._sparse)
+    else:
+        np.testing.assert_array_equal(one._dense, two._dense)

@@ -162,8 +162,51 @@ def test_cross_call_caches_keep_no_text() -> None:
     text_signals_batch(["You are a pirate tutor."], ["Solve step by step: 12 * 7"])
     for cache in (signals._SYSTEM_CACHE, signals._USER_CACHE):
         assert cache
-        for key, info in cache.items():
+        for key in cache:
             assert isinstance(key, bytes) and len(key) == 16
-            assert all(isinstance(v, (int, bool)) for v in info)
+    for info in signals._SYSTEM_CACHE.values():
+        assert all(isinstance(v, (int, bool)) for v in info)
+    assert all(isinstance(row, int) for row in signals._USER_CACHE.values())
+    assert signals._user_table.dtype == np.uint64  # fingerprints and flags only
     clear_caches()
     assert not signals._SYSTEM_CACHE and not signals._USER_CACHE
+
+
+def test_user_cache_wraps_without_changing_results(monkeypatch) -> None:
+    from detector.text import signals
+
+    users = [f"Question {i}: what is {i} + {i}? Think step by step." for i in range(40)]
+    clear_caches()
+    want = text_signals_batch([None] * len(users), users)
+    clear_caches()
+    monkeypatch.setattr(signals, "_USER_CACHE_MAX", 16)
+    for lo in (0, 10, 25, 0, 30):  # batches that hit, miss and overflow the small cache
+        got = text_signals_batch([None] * 10, users[lo : lo + 10])
+        for name in want:
+            np.testing.assert_array_equal(got[name], want[name][lo : lo + 10])
+    assert len(signals._USER_CACHE) <= 16
+    got = text_signals_batch([None] * len(users), users)  # a batch larger than the cache
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name])
+    clear_caches()
+
+
+def test_shared_user_cache_entries_give_the_same_signals() -> None:
+    from detector.text import share_user_cache
+
+    users = [f"Translate to French: sentence number {i}." for i in range(30)]
+    clear_caches()
+    want = text_signals_batch([None] * 30, users)
+    share_user_cache()  # start collecting
+    clear_caches()
+    text_signals_batch([None] * 20, users[:20])
+    keys, rows = share_user_cache()
+    assert len(keys) == 16 * len(rows) == 16 * 20 and rows.dtype == np.uint64
+    clear_caches()
+    share_user_cache([(keys, rows)])  # as another process would receive them
+    assert len(share_user_cache()[1]) == 0  # received entries are not passed on again
+    got = text_signals_batch([None] * 30, users)
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name])
+    assert len(share_user_cache()[1]) == 10  # only the ten prompts not received
+    clear_caches()
