@@ -12,6 +12,8 @@ a scrape never waits on Redis.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -43,6 +45,7 @@ __all__ = [
     "SINK_DELIVERIES",
     "SINK_LATENCY",
     "TRIAGE_ACTIONS",
+    "child",
     "render",
 ]
 
@@ -175,6 +178,20 @@ MODEL_INFO = Info(
     "The anomaly model version the scorers currently use.",
     registry=REGISTRY,
 )
+
+
+_CHILDREN: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+
+def child(metric: Any, *labels: str) -> Any:
+    """``metric.labels(*labels)``, memoised: the gateway path skips prometheus-client's
+    label validation and locking after the first request of each label set (label sets
+    are bounded: routes, methods, statuses, actions)."""
+    key = (id(metric), labels)
+    found = _CHILDREN.get(key)
+    if found is None:
+        found = _CHILDREN[key] = metric.labels(*labels)
+    return found
 
 
 def render() -> bytes:

@@ -128,6 +128,9 @@ def create_app(
         description=_DESCRIPTION,
         lifespan=lifespan,
         debug=False,
+        # our metrics are Prometheus' (service.metrics); FastAPI's OpenTelemetry hooks
+        # would cost every gateway request a provider check
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.services = services
     app.add_exception_handler(RequestValidationError, _validation_handler)

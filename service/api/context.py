@@ -69,9 +69,11 @@ def build_services(settings: ServiceSettings) -> Services:
                 "admin": settings.rate_limit_admin,
             }
         ),
+        # no socket timeout: the guard's asyncio.timeout bounds every call, and redis-py
+        # would wrap each read in one more wait_for task
         aredis=aredis.Redis.from_url(
             settings.redis_url,
-            socket_timeout=max(timeout * 4, 0.1),
+            socket_timeout=None,
             socket_connect_timeout=max(timeout, 0.01),
             health_check_interval=0,
         ),

@@ -174,7 +174,7 @@ async def decide_many(
     keys, settings = services.keys, services.settings
     for _acct, sig in items:
         for name in sig.signals if sig is not None else ():
-            metrics.REQUEST_SIGNALS.labels(name).inc()
+            metrics.child(metrics.REQUEST_SIGNALS, name).inc()
 
     script = _read_script(services)
 
@@ -199,11 +199,11 @@ async def decide_many(
     except RedisUnavailable as exc:
         out = [_fallback(services, acct, endpoint, str(exc)) for acct, _ in items]
         for d in out:
-            metrics.DECISIONS.labels(endpoint, d.action).inc()
+            metrics.child(metrics.DECISIONS, endpoint, d.action).inc()
         return out
     decisions: list[Decision] = []
     for (acct, sig), (score, live, decision) in zip(items, replies, strict=True):
         d = _from_state(acct, _pairs(score), live or [], _pairs(decision), sig)
-        metrics.DECISIONS.labels(endpoint, d.action).inc()
+        metrics.child(metrics.DECISIONS, endpoint, d.action).inc()
         decisions.append(d)
     return decisions

@@ -142,7 +142,7 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            metrics.HTTP_LATENCY.labels(template, scope["method"], str(status)).observe(
+            metrics.child(metrics.HTTP_LATENCY, template, scope["method"], str(status)).observe(
                 time.perf_counter() - t0
             )
 
