@@ -43,7 +43,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -55,6 +54,8 @@ from typing import Any
 
 import orjson
 
+from service.stream.local_redis import RedisNotInstalled, RedisServer, free_port, stop_process
+
 ROOT = Path(__file__).resolve().parents[1]
 
 PREFIX = "bench"
@@ -62,67 +63,6 @@ GATEWAY_TOKEN = "gw-bench-token-0001"
 ACCOUNT_HEADER = "x-distillwatch-account"
 
 # -- processes ------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class RedisProcess:
-    """A private ``redis-server`` (no automatic persistence) that can be stopped and restarted.
-
-    Parameters
-    ----------
-    workdir : pathlib.Path
-        Its ``--dir`` (an explicit ``SAVE`` writes ``dump.rdb`` there, loaded on restart).
-    """
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> RedisProcess:
-        import redis
-
-        exe = shutil.which("redis-server")
-        if exe is None:
-            raise SystemExit("redis-server is not on PATH")
-        args = [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.workdir)]
-        args += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except (redis.ConnectionError, redis.BusyLoadingError):
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.01)
-        client.close()
-        return self
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGCONT)
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
 
 
 def _tokens_env() -> str:
@@ -180,18 +120,6 @@ def start_baseline(redis_url: str) -> tuple[int, subprocess.Popen[bytes]]:
     proc = subprocess.Popen(args, cwd=ROOT)
     _wait_http(port, proc)
     return port, proc
-
-
-def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
-    """Terminate one child process (then kill it if it lingers)."""
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
 
 
 def fallbacks(port: int) -> int:
@@ -667,7 +595,7 @@ def time_recovery(probes: dict[str, Prober], acct: str, t0: float) -> dict[str, 
 
 
 def bench_redis_down(
-    server: RedisProcess, open_port: int, closed_port: int, seconds: float
+    server: RedisServer, open_port: int, closed_port: int, seconds: float
 ) -> dict[str, Any]:
     """Freeze, then kill Redis; time both services' answers and their recovery."""
     import redis
@@ -735,7 +663,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     tmp = Path(tempfile.mkdtemp(prefix="dw-bench-svc-"))
-    server = RedisProcess(tmp)
+    server = RedisServer(tmp)
     procs: list[subprocess.Popen[bytes]] = []
     results: dict[str, Any] = {"cores": os.cpu_count(), "load_avg_before": os.getloadavg()}
     try:
@@ -798,6 +726,8 @@ def main(argv: list[str] | None = None) -> int:
         procs.append(p)
         results["redis_down"] = bench_redis_down(server, svc_port, closed_port, args.outage_s)
         results["load_avg_after"] = os.getloadavg()
+    except RedisNotInstalled as exc:
+        raise SystemExit(str(exc)) from None
     finally:
         for p in procs:
             stop_process(p)

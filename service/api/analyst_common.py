@@ -8,7 +8,7 @@ import io
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Annotated, Any
 
-from fastapi import HTTPException, Path
+from fastapi import Body, HTTPException, Path
 from pydantic import BaseModel, Field, field_validator
 
 from service.store.common import Conflict, NotFound
@@ -20,6 +20,7 @@ __all__ = [
     "AccountId",
     "ErrorResponse",
     "NoteBody",
+    "OptionalNote",
     "RequiredNote",
     "clean_text",
     "csv_text",
@@ -88,6 +89,10 @@ class NoteBody(BaseModel):
     @classmethod
     def _utf8(cls, v: str | None) -> str | None:
         return clean_text(v)
+
+
+#: an optional JSON body ``{"note": ...}`` of a triage endpoint
+OptionalNote = Annotated[NoteBody | None, Body()]
 
 
 class RequiredNote(BaseModel):

@@ -11,10 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import orjson
-
 from service.redis_keys import Keys
-from service.store.alerts import push_trail
+from service.store.alerts import push_trail, trail_entry, trail_ttl
 from service.store.common import (
     CHUNK,
     Conflict,
@@ -24,6 +22,7 @@ from service.store.common import (
     json_or,
     now_rfc3339,
     pipelined,
+    split_ids,
     to_float,
     to_int,
 )
@@ -55,10 +54,6 @@ _LIST_FIELDS = (
 LINKED_SHOWN = 50
 
 
-def _split(text: str | None) -> list[str]:
-    return [p for p in (text or "").split(",") if p]
-
-
 def parse_score(d: dict[str, str]) -> dict[str, Any]:
     """A decoded ``score`` hash with typed values (like :func:`~service.stream.scoring.read_score`).
 
@@ -80,8 +75,8 @@ def parse_score(d: dict[str, str]) -> dict[str, Any]:
         "risk": to_float(d.get("risk"), 0.0),
         "action": d.get("action") or "allow",
         "reasons": [str(r) for r in reasons] if isinstance(reasons, list) else [],
-        "rule_ids": _split(d.get("rule_ids")),
-        "families": _split(d.get("families")),
+        "rule_ids": split_ids(d.get("rule_ids")),
+        "families": split_ids(d.get("families")),
         "anomaly_percentile": to_float(d.get("anomaly_percentile"), 0.0),
         "cluster_id": d.get("cluster_id") or None,
         "allowlisted": d.get("allowlisted") == "1",
@@ -105,7 +100,7 @@ def _list_item(account: str, risk_rank: float, values: list[Any]) -> dict[str, A
         "account_id": account,
         "risk": to_float(row["risk"], risk_rank),
         "action": row["action"],
-        "rule_ids": _split(row["rule_ids"]),
+        "rule_ids": split_ids(row["rule_ids"]),
         "cluster_id": row["cluster_id"] or None,
         "n_events": to_int(row["n_events"]),
         "scored_at": row["scored_at"],
@@ -279,7 +274,7 @@ def _snapshot(raw: Any) -> dict[str, Any] | None:
         return None
     rules = doc.get("rule_ids", [])
     if isinstance(rules, str):
-        rules = _split(rules)
+        rules = split_ids(rules)
     feats = doc.get("features", {})
     return {
         "t": to_float(doc.get("t")),
@@ -410,9 +405,8 @@ def _record_on_alert(
     pttl = int(client.pttl(keys.alert(fp)))
     if pttl == -2:
         return None
-    entry = orjson.dumps({"by": by, "at": at, "action": action, "note": note})
     pipe = client.pipeline(transaction=True)
-    push_trail(pipe, keys, fp, entry, None if pttl == -1 else max(ttl, (pttl + 999) // 1000))
+    push_trail(pipe, keys, fp, trail_entry(by, action, note, at), trail_ttl(pttl, ttl))
     pipe.execute()
     return fp
 

@@ -39,6 +39,7 @@ from service.store.common import (
     json_or,
     now_rfc3339,
     pipelined,
+    split_ids,
     to_float,
     to_int,
 )
@@ -55,6 +56,8 @@ __all__ = [
     "list_alerts",
     "list_notes",
     "push_trail",
+    "trail_entry",
+    "trail_ttl",
     "transition",
 ]
 
@@ -105,10 +108,6 @@ _SUMMARY_FIELDS = (
 )
 
 
-def _split(text: str | None) -> list[str]:
-    return [p for p in (text or "").split(",") if p]
-
-
 def _summary(fp: str, row: dict[str, str | None]) -> dict[str, Any]:
     return {
         "fingerprint": row.get("fingerprint") or fp,
@@ -117,7 +116,7 @@ def _summary(fp: str, row: dict[str, str | None]) -> dict[str, Any]:
         "severity": row.get("severity") or "",
         "action": row.get("action") or "",
         "risk": to_float(row.get("risk"), 0.0),
-        "rule_ids": _split(row.get("rule_ids")),
+        "rule_ids": split_ids(row.get("rule_ids")),
         "cluster_id": row.get("cluster_id") or None,
         "starts_at": row.get("startsAt"),
         "fired_at": row.get("fired_at"),
@@ -235,7 +234,7 @@ def list_alerts(
             continue
         if cluster_id and (row["cluster_id"] or "") != cluster_id:
             continue
-        if rule_id and rule_id not in _split(row["rule_ids"]):
+        if rule_id and rule_id not in split_ids(row["rule_ids"]):
             continue
         matched.append((fp, row))
     reverse = order != "asc"
@@ -266,7 +265,7 @@ def list_alerts(
             rules, cluster, summary = _body_fields(body)
             item["summary"] = summary
             if not item["rule_ids"] and rules:
-                item["rule_ids"] = _split(rules)
+                item["rule_ids"] = split_ids(rules)
             if item["cluster_id"] is None and cluster:
                 item["cluster_id"] = cluster
     return {"items": page, "total": len(matched), "offset": offset, "limit": limit}
@@ -354,7 +353,8 @@ def _parse_notes(raw: Sequence[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _entry(by: str, action: str, note: str | None, at: str) -> bytes:
+def trail_entry(by: str, action: str, note: str | None, at: str) -> bytes:
+    """A trail entry: JSON ``{"by", "at", "action", "note"}``."""
     return orjson.dumps({"by": by, "at": at, "action": action, "note": note})
 
 
@@ -382,7 +382,9 @@ def push_trail(pipe: Any, keys: Keys, fingerprint: str, entry: bytes, ttl_s: int
         pipe.expire(nkey, ttl_s, nx=True)
 
 
-def _trail_ttl(alert_pttl: int, ttl: int) -> int | None:
+def trail_ttl(alert_pttl: int, ttl: int) -> int | None:
+    """Seconds an alert's trail is kept: at least ``ttl``, and as long as the alert (whose
+    remaining life is ``alert_pttl`` ms); None when the alert never expires."""
     if alert_pttl == -1:
         return None  # the alert never expires: neither does its trail
     return max(ttl, math.ceil(max(alert_pttl, 0) / 1000))
@@ -462,8 +464,8 @@ def transition(
                 pipe.hset(akey, mapping=mapping)
                 pipe.expire(akey, ttl, gt=True)
                 pipe.zadd(keys.alerts_index, {fingerprint: now})
-                trail_ttl = _trail_ttl(alert_pttl, ttl)
-                push_trail(pipe, keys, fingerprint, _entry(by, action, note, at), trail_ttl)
+                entry_ttl = trail_ttl(alert_pttl, ttl)
+                push_trail(pipe, keys, fingerprint, trail_entry(by, action, note, at), entry_ttl)
                 entry = {"fingerprint": fingerprint, "status": target, "account_id": account}
                 entry.update({"by": by, "at": at, "note": note or ""})
                 if target in ("resolved", "false_positive"):
@@ -548,7 +550,8 @@ def add_note(
         raise NotFound(f"alert {fingerprint} not found")
     at = now_rfc3339(now)
     pipe = client.pipeline(transaction=True)
-    push_trail(pipe, keys, fingerprint, _entry(by, action, note, at), _trail_ttl(int(pttl), ttl))
+    entry = trail_entry(by, action, note, at)
+    push_trail(pipe, keys, fingerprint, entry, trail_ttl(int(pttl), ttl))
     pipe.execute()
     return {"by": by, "at": at, "action": action, "note": note}
 

@@ -22,6 +22,7 @@ __all__ = [
     "json_or",
     "now_rfc3339",
     "pipelined",
+    "split_ids",
     "to_float",
     "to_int",
 ]
@@ -55,6 +56,11 @@ def dec(v: Any) -> str:
 def decode_hash(raw: dict[Any, Any] | None) -> dict[str, str]:
     """A hash reply as a ``str -> str`` dict (empty for a missing key)."""
     return {dec(k): dec(v) for k, v in (raw or {}).items()}
+
+
+def split_ids(text: str | None) -> list[str]:
+    """A comma-separated field (``rule_ids``, ``families``) as a list, empty parts dropped."""
+    return [p for p in (text or "").split(",") if p]
 
 
 def to_float(v: Any, default: float | None = None) -> float | None:

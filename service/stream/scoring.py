@@ -38,7 +38,7 @@ from service.stream.alert_store import sync_account_alert
 from service.stream.scripts import Scripts
 from service.stream.state_store import read_states, window_hours
 
-__all__ = ["Scorer", "population_features", "read_score", "stream_clock"]
+__all__ = ["EVIDENCE_FEATURES", "Scorer", "population_features", "read_score", "stream_clock"]
 
 log = logging.getLogger("distillwatch.scoring")
 #: links kept per cluster in Redis (in the order linking lists them)
@@ -46,7 +46,8 @@ _MAX_EDGES = 300
 #: score snapshots kept per account, and the event-time spacing between routine ones
 HISTORY_LEN = 200
 HISTORY_EVERY_S = 600.0
-_EVIDENCE = (
+#: features kept in an alert's evidence and in each score history snapshot
+EVIDENCE_FEATURES = (
     "events_per_hour",
     "completion_tokens_per_hour",
     "distinct_prompt_ratio",
@@ -370,7 +371,7 @@ class Scorer:
             if v.action not in self.settings.alert_actions:
                 continue
             row = features.loc[v.account_id]
-            evidence: dict[str, Any] = {n: round(float(row[n]), 4) for n in _EVIDENCE}
+            evidence: dict[str, Any] = {n: round(float(row[n]), 4) for n in EVIDENCE_FEATURES}
             evidence["n_events"] = int(row["n_events"])
             evidence["standouts"] = v.standouts
             evidence["anomaly_percentile"] = v.anomaly_percentile
@@ -478,7 +479,7 @@ def _snapshot(
         "action": action,
         "rule_ids": list(v.rule_ids),
         "n_events": int(row["n_events"]),
-        "features": {n: round(float(row[n]), 4) for n in _EVIDENCE},
+        "features": {n: round(float(row[n]), 4) for n in EVIDENCE_FEATURES},
     }
 
 

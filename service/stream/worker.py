@@ -308,10 +308,7 @@ class Worker:
         try:
             results = future.result()
         except redis.WatchError:
-            self.stats.fenced += 1
-            log.warning("batch fenced: entries were reclaimed by another consumer")
-            self._next_id = "0"
-            return 0
+            return self._fenced()
         except redis.ConnectionError:
             self._next_id = "0"
             raise
@@ -324,16 +321,21 @@ class Worker:
             pipe.reset()
         return self._finish(batch, results)
 
+    def _fenced(self) -> int:
+        """Count a batch another consumer fenced off (its entries were reclaimed) and
+        re-read the pending entries; returns 0 events applied."""
+        self.stats.fenced += 1
+        log.warning("batch fenced: entries were reclaimed by another consumer")
+        self._next_id = "0"
+        return 0
+
     def _commit_with_fallback(self, pipe: Any, entries: list[Entry]) -> int:
         """Commit ``entries``; if that fails, bisect so one bad entry cannot hold back the
         rest (it stays pending and is dead-lettered after ``max_deliveries``)."""
         try:
             return self.commit(pipe, entries)
         except redis.WatchError:
-            self.stats.fenced += 1
-            log.warning("batch fenced: entries were reclaimed by another consumer")
-            self._next_id = "0"
-            return 0
+            return self._fenced()
         except redis.ConnectionError:
             raise
         except Exception:

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from service.redis_keys import Keys
+from service.store.common import dec
 
 __all__ = ["RISK_BINS", "OverviewReader"]
 
@@ -28,13 +29,9 @@ _TOP_CLUSTERS = 8
 _MAX_CLUSTERS = 2_000
 
 
-def _dec(v: Any) -> str:
-    return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
-
-
 def _num(v: Any) -> float | None:
     try:
-        return float(_dec(v)) if v is not None else None
+        return float(dec(v)) if v is not None else None
     except ValueError:
         return None
 
@@ -78,11 +75,11 @@ class OverviewReader:
         for start in range(0, len(fps), 5_000):
             pipe = client.pipeline(transaction=False)
             for fp in fps[start : start + 5_000]:
-                pipe.hmget(self.keys.alert(_dec(fp)), "severity", "status")
+                pipe.hmget(self.keys.alert(dec(fp)), "severity", "status")
             for sev, status in pipe.execute():
                 if sev is None:
                     continue
-                s, st = _dec(sev), _dec(status) if status is not None else "firing"
+                s, st = dec(sev), dec(status) if status is not None else "firing"
                 by.setdefault(s, {})
                 by[s][st] = by[s].get(st, 0) + 1
                 total += 1
@@ -153,21 +150,21 @@ class OverviewReader:
 
         pipe = client.pipeline(transaction=False)
         for acct, _risk in top:
-            pipe.hmget(k.score(_dec(acct)), "action", "cluster_id", "rule_ids", "suppressed")
+            pipe.hmget(k.score(dec(acct)), "action", "cluster_id", "rule_ids", "suppressed")
         details = pipe.execute() if top else []
         top_accounts = [
             {
-                "account_id": _dec(acct),
+                "account_id": dec(acct),
                 "risk": float(risk),
-                "action": _dec(d[0]) if d[0] is not None else None,
-                "cluster_id": _dec(d[1]) if d[1] else None,
-                "rule_ids": [r for r in _dec(d[2] or b"").split(",") if r],
-                "suppressed": _dec(d[3] or b"0") == "1",
+                "action": dec(d[0]) if d[0] is not None else None,
+                "cluster_id": dec(d[1]) if d[1] else None,
+                "rule_ids": [r for r in dec(d[2] or b"").split(",") if r],
+                "suppressed": dec(d[3] or b"0") == "1",
             }
             for (acct, risk), d in zip(top, details, strict=True)
         ]
 
-        stats = {_dec(a): _num(b) or 0.0 for a, b in stats_raw.items()}
+        stats = {dec(a): _num(b) or 0.0 for a, b in stats_raw.items()}
         quarantined = {
             name.split(":", 1)[1]: int(v)
             for name, v in stats.items()
@@ -176,7 +173,7 @@ class OverviewReader:
         lag = pending = None
         try:
             for g in client.xinfo_groups(k.events):
-                if _dec(g.get("name", "")) == self.group:
+                if dec(g.get("name", "")) == self.group:
                     lag = int(g.get("lag") or 0)
                     pending = int(g.get("pending") or 0)
         except Exception:  # no stream or group yet
@@ -211,8 +208,8 @@ class OverviewReader:
             "clusters_total": int(n_clusters),
             "ingest": ingest,
             "model": {
-                "active": _dec(active) if active else None,
-                "published": _dec(current) if current else None,
+                "active": dec(active) if active else None,
+                "published": dec(current) if current else None,
             },
         }
 

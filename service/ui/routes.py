@@ -46,6 +46,7 @@ from service import metrics
 from service.api.auth import Principal
 from service.api.context import Services
 from service.api.deps import CSRF_HEADER, SESSION_COOKIE, Reader, ServicesDep, get_services
+from service.store.common import dec
 from service.ui.overview import OverviewReader
 from service.ui.session import SessionStore
 
@@ -152,6 +153,14 @@ def _page(request: Request, name: str, principal: Principal, **context: Any) -> 
     response = templates.TemplateResponse(request, name, ctx)
     response.headers.update(_SECURITY_HEADERS)
     return response
+
+
+def _signed_in_page(request: Request, services: Services, name: str, **context: Any) -> Response:
+    """The page for the session's principal, or a redirect to the sign-in form."""
+    principal = _session_principal(request, services)
+    if principal is None:
+        return _to_login(request)
+    return _page(request, name, principal, **context)
 
 
 def _to_login(request: Request) -> RedirectResponse:
@@ -267,40 +276,28 @@ async def ui_root() -> Response:
 @router.get("/", response_class=HTMLResponse)
 async def overview_page(request: Request, services: ServicesDep) -> Response:
     """Overview."""
-    principal = _session_principal(request, services)
-    if principal is None:
-        return _to_login(request)
-    return _page(request, "overview.html", principal, page="overview", title="Overview")
+    return _signed_in_page(request, services, "overview.html", page="overview", title="Overview")
 
 
 @router.get("/alerts", response_class=HTMLResponse)
 async def alerts_page(request: Request, services: ServicesDep) -> Response:
     """Alert queue."""
-    principal = _session_principal(request, services)
-    if principal is None:
-        return _to_login(request)
-    return _page(request, "alerts.html", principal, page="alerts", title="Alert queue")
+    return _signed_in_page(request, services, "alerts.html", page="alerts", title="Alert queue")
 
 
 @router.get("/accounts", response_class=HTMLResponse)
 async def accounts_page(request: Request, services: ServicesDep) -> Response:
     """Accounts by risk."""
-    principal = _session_principal(request, services)
-    if principal is None:
-        return _to_login(request)
-    return _page(request, "accounts.html", principal, page="accounts", title="Accounts")
+    return _signed_in_page(request, services, "accounts.html", page="accounts", title="Accounts")
 
 
 @router.get("/accounts/{account_id:path}", response_class=HTMLResponse)
 async def account_page(request: Request, services: ServicesDep, account_id: str) -> Response:
     """One account."""
-    principal = _session_principal(request, services)
-    if principal is None:
-        return _to_login(request)
-    return _page(
+    return _signed_in_page(
         request,
+        services,
         "account.html",
-        principal,
         page="account",
         title=f"Account {account_id}",
         account_id=account_id,
@@ -310,22 +307,16 @@ async def account_page(request: Request, services: ServicesDep, account_id: str)
 @router.get("/clusters", response_class=HTMLResponse)
 async def clusters_page(request: Request, services: ServicesDep) -> Response:
     """Linked clusters."""
-    principal = _session_principal(request, services)
-    if principal is None:
-        return _to_login(request)
-    return _page(request, "clusters.html", principal, page="clusters", title="Clusters")
+    return _signed_in_page(request, services, "clusters.html", page="clusters", title="Clusters")
 
 
 @router.get("/clusters/{cluster_id}", response_class=HTMLResponse)
 async def cluster_page(request: Request, services: ServicesDep, cluster_id: str) -> Response:
     """One cluster."""
-    principal = _session_principal(request, services)
-    if principal is None:
-        return _to_login(request)
-    return _page(
+    return _signed_in_page(
         request,
+        services,
         "cluster.html",
-        principal,
         page="cluster",
         title=f"Cluster {cluster_id}",
         cluster_id=cluster_id,
@@ -363,10 +354,6 @@ def _sse(event: str | None, data: dict[str, Any], event_id: str | None = None) -
     return ("\n".join(lines) + "\n\n").encode()
 
 
-def _text(v: Any) -> str:
-    return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
-
-
 _SUMMARY_FIELDS = ("status", "severity", "action", "risk", "account_id", "rule_ids", "cluster_id")
 
 
@@ -378,7 +365,7 @@ async def _alert_summaries(client: Any, services: Services, fps: list[str]) -> l
     for fp, values in zip(fps, await pipe.execute(), strict=True):
         if values[0] is None:
             continue
-        d = {name: _text(v) for name, v in zip(_SUMMARY_FIELDS, values, strict=True) if v}
+        d = {name: dec(v) for name, v in zip(_SUMMARY_FIELDS, values, strict=True) if v}
         d["fingerprint"] = fp
         if "risk" in d:
             with contextlib.suppress(ValueError):
@@ -421,7 +408,7 @@ async def alert_events(
     if cursor == "$":
         # resolve "$" now so nothing added between two reads is lost
         info = await client.xrevrange(keys.alerts, count=1)
-        cursor = _text(info[0][0]) if info else "0-0"
+        cursor = dec(info[0][0]) if info else "0-0"
     newest = await client.zrevrange(keys.alerts_index, 0, 0, withscores=True)
     index_mark = float(newest[0][1]) if newest else 0.0
     yield b"retry: 3000\n: connected\n\n"
@@ -437,8 +424,8 @@ async def alert_events(
         sent = set()
         for _stream, entries in reply or []:
             for entry_id, fields in entries:
-                cursor = _text(entry_id)
-                d = {_text(k): _text(v) for k, v in fields.items() if _text(k) != "alert"}
+                cursor = dec(entry_id)
+                d = {dec(k): dec(v) for k, v in fields.items() if dec(k) != "alert"}
                 if "risk" in d:
                     with contextlib.suppress(ValueError):
                         d["risk"] = float(d["risk"])
@@ -455,7 +442,7 @@ async def alert_events(
         )
         if updated:
             index_mark = max(float(s) for _fp, s in updated)
-            fps = [_text(fp) for fp, _s in updated if _text(fp) not in sent]
+            fps = [dec(fp) for fp, _s in updated if dec(fp) not in sent]
             for d in await _alert_summaries(client, services, fps):
                 d["source"] = "index"
                 yield _sse("alert", d)

@@ -6,9 +6,10 @@ A confirmed block is what gateways enforce (:mod:`service.api.decisions`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from service.api.analyst_common import (
@@ -17,6 +18,7 @@ from service.api.analyst_common import (
     WRITE_ERRORS,
     AccountId,
     NoteBody,
+    OptionalNote,
     store_errors,
 )
 from service.api.deps import Reader, ServicesDep, Triager
@@ -228,22 +230,15 @@ def features(account_id: AccountId, services: ServicesDep, _caller: Reader) -> d
         return store.account_features(services.redis, services.keys, account_id)
 
 
-@router.post(
-    "/{account_id}/confirm-block",
-    response_model=DecisionAnswer,
-    summary="Confirm a block",
-    responses=WRITE_ERRORS,
-)
-def confirm_block(
-    account_id: AccountId,
-    services: ServicesDep,
-    caller: Triager,
-    body: Annotated[NoteBody | None, Body()] = None,
+def _decide(
+    change: Callable[..., dict[str, Any]],
+    account_id: str,
+    body: NoteBody | None,
+    services: Any,
+    caller: Any,
 ) -> dict[str, Any]:
-    """Gateways deny the account from now on, whatever its score, until the decision is
-    removed."""
     with store_errors():
-        return store.confirm_block(
+        return change(
             services.redis,
             services.keys,
             account_id,
@@ -251,6 +246,20 @@ def confirm_block(
             body.note if body else None,
             ttl=services.settings.bucket_ttl_s,
         )
+
+
+@router.post(
+    "/{account_id}/confirm-block",
+    response_model=DecisionAnswer,
+    summary="Confirm a block",
+    responses=WRITE_ERRORS,
+)
+def confirm_block(
+    account_id: AccountId, services: ServicesDep, caller: Triager, body: OptionalNote = None
+) -> dict[str, Any]:
+    """Gateways deny the account from now on, whatever its score, until the decision is
+    removed."""
+    return _decide(store.confirm_block, account_id, body, services, caller)
 
 
 @router.delete(
@@ -260,18 +269,7 @@ def confirm_block(
     responses=WRITE_ERRORS,
 )
 def clear_decision(
-    account_id: AccountId,
-    services: ServicesDep,
-    caller: Triager,
-    body: Annotated[NoteBody | None, Body()] = None,
+    account_id: AccountId, services: ServicesDep, caller: Triager, body: OptionalNote = None
 ) -> dict[str, Any]:
     """The account is judged by its score again."""
-    with store_errors():
-        return store.clear_decision(
-            services.redis,
-            services.keys,
-            account_id,
-            caller.name,
-            body.note if body else None,
-            ttl=services.settings.bucket_ttl_s,
-        )
+    return _decide(store.clear_decision, account_id, body, services, caller)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, field_validator
 
@@ -17,6 +17,7 @@ from service.api.analyst_common import (
     READ_ERRORS,
     WRITE_ERRORS,
     NoteBody,
+    OptionalNote,
     RequiredNote,
     clean_text,
     csv_text,
@@ -286,9 +287,6 @@ def _act(
             ttl=services.settings.bucket_ttl_s,
             maxlen=services.settings.alerts_maxlen,
         )
-
-
-OptionalNote = Annotated[NoteBody | None, Body()]
 
 
 @router.post(

@@ -66,20 +66,10 @@ class Edge(BaseModel):
     evidence: list[str]
 
 
-class ClusterDetail(BaseModel):
+class ClusterDetail(ClusterSummary):
     """One cluster with every member and link."""
 
-    cluster_id: str
-    size: int
-    risk: float
-    action: str
-    reason: str
-    evidence: list[str]
-    features: dict[str, float]
-    first_ts: float | None
-    last_ts: float | None
-    as_of: float | None
-    members: list[Member]
+    members: list[Member] = Field(description="Every member with its current verdict.")
     edges: list[Edge]
     volume: int = Field(description="Events of all members in the window.")
 

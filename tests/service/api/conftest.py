@@ -82,16 +82,21 @@ class Populated:
         return self.server.client()
 
 
-@pytest.fixture(scope="session")
-def populated(redis_server: RedisServer) -> Populated:
-    """The sample logs replayed into prefix ``api`` of the session's Redis (once)."""
-    settings = service_settings(redis_server.url)
-    client = redis_server.client()
-    for key in client.scan_iter(f"{PREFIX}:*"):
+def populate(server: RedisServer, prefix: str = PREFIX) -> Populated:
+    """Empty key prefix ``prefix`` of ``server`` and replay the sample logs into it."""
+    settings = service_settings(server.url, prefix=prefix)
+    client = server.client()
+    for key in client.scan_iter(f"{prefix}:*"):
         client.delete(key)
     scorer = replay(client, settings)
     client.close()
-    return Populated(redis_server, settings, scorer)
+    return Populated(server, settings, scorer)
+
+
+@pytest.fixture(scope="session")
+def populated(redis_server: RedisServer) -> Populated:
+    """The sample logs replayed into prefix ``api`` of the session's Redis (once)."""
+    return populate(redis_server)
 
 
 @pytest.fixture

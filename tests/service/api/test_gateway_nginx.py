@@ -24,8 +24,9 @@ import pytest
 
 from service.api.app import create_app
 from service.redis_keys import Keys
+from service.stream.local_redis import free_port, stop_process
 from tests.service.api.conftest import PREFIX, TOKENS, Populated
-from tests.service.conftest import free_port
+from tests.service.ui.conftest import start_server, stop_server
 
 pytestmark = pytest.mark.redis
 
@@ -83,25 +84,8 @@ def upstream() -> Iterator[int]:
 @pytest.fixture(scope="module")
 def service(populated: Populated) -> Iterator[int]:
     """Port of the real app (uvicorn in a thread) on the replayed state."""
-    import uvicorn
-
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(populated.settings),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
+    live = start_server(create_app(populated.settings))
+    port = live.port
     # warm the app's Redis connection: a cold connect can exceed the 25 ms budget on a busy
     # machine, and the service then answers from its fail mode for redis_retry_s
     _, blocked = _accounts(populated)
@@ -109,8 +93,7 @@ def service(populated: Populated) -> Iterator[int]:
     while direct_check(port, blocked)[0] != 403 and time.monotonic() < deadline:
         time.sleep(0.1)
     yield port
-    server.should_exit = True
-    thread.join(10)
+    stop_server(live)
 
 
 def direct_check(port: int, account: str) -> tuple[int, dict[str, str]]:
@@ -187,14 +170,7 @@ class Nginx:
                 time.sleep(0.05)
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()  # SIGTERM: fast shutdown of master and workers
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        stop_process(self.proc)  # SIGTERM: fast shutdown of master and workers
         self.proc = None
 
     def call(

@@ -20,7 +20,7 @@ from service.redis_keys import Keys
 from service.settings import ServiceSettings, get_service_settings
 from service.sinks.runner import SinkRunner
 from service.stream.alert_store import sync_account_alert
-from tests.service.conftest import free_port
+from service.stream.local_redis import free_port
 
 PREFIX = "sk"
 KEYS = Keys(PREFIX)

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from service.sinks.base import DeliveryError, HttpSink, backoff_delay, decode_entry
-from tests.service.conftest import free_port
+from service.stream.local_redis import free_port
 from tests.service.sinks.helpers import Receiver
 
 pytestmark = pytest.mark.redis

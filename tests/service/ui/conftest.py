@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from tests.service.api.conftest import Populated, replay, service_settings
-from tests.service.conftest import RedisServer, free_port
+from service.stream.local_redis import free_port
+from tests.service.api.conftest import Populated, populate, service_settings
+from tests.service.conftest import RedisServer
 
 UI_PREFIX = "ui"
 
@@ -27,13 +28,7 @@ UI_PREFIX = "ui"
 @pytest.fixture(scope="session")
 def ui_populated(redis_server: RedisServer) -> Populated:
     """The sample logs replayed into prefix ``ui`` of the session's Redis (once)."""
-    settings = service_settings(redis_server.url, prefix=UI_PREFIX)
-    client = redis_server.client()
-    for key in client.scan_iter(f"{UI_PREFIX}:*"):
-        client.delete(key)
-    scorer = replay(client, settings)
-    client.close()
-    return Populated(redis_server, settings, scorer)
+    return populate(redis_server, UI_PREFIX)
 
 
 @dataclass
@@ -44,6 +39,10 @@ class LiveServer:
     server: Any
     thread: threading.Thread
     app: Any
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
 
 
 def start_server(app: Any) -> LiveServer:

@@ -25,6 +25,7 @@ import pytest
 from detector.alerts import account_alert
 from service.api.app import create_app
 from service.redis_keys import Keys
+from service.stream.scoring import EVIDENCE_FEATURES
 from tests.service.api.conftest import TOKENS, auth, service_settings
 from tests.service.conftest import RedisServer
 from tests.service.ui.conftest import LiveServer, start_server, stop_server
@@ -39,20 +40,6 @@ BUDGET_S = 1.0
 #: loads of each page (the median must be within the budget)
 REPEAT = 3
 PREFIX = "uiscale"
-FEATURES = (
-    "events_per_hour",
-    "completion_tokens_per_hour",
-    "distinct_prompt_ratio",
-    "template_share",
-    "cot_share",
-    "finish_length_share",
-    "logprobs_share",
-    "logit_bias_share",
-    "max_tokens_tiny_share",
-    "gap_cv",
-    "distinct_ips",
-    "distinct_ip_prefixes",
-)
 
 
 def fill(client: Any, keys: Keys, seed: int = 11) -> dict[str, Any]:
@@ -75,7 +62,7 @@ def fill(client: Any, keys: Keys, seed: int = 11) -> dict[str, Any]:
             acct, risk = accounts[i], risks[i]
             action = "block" if risk >= 0.8 else "throttle" if risk >= 0.6 else "review"
             action = action if i in alerting else "allow"
-            feats = {n: round(rng.random() * 10, 4) for n in FEATURES}
+            feats = {n: round(rng.random() * 10, 4) for n in EVIDENCE_FEATURES}
             pipe.hset(
                 keys.score(acct),
                 mapping={
@@ -168,7 +155,7 @@ def fill(client: Any, keys: Keys, seed: int = 11) -> dict[str, Any]:
             "as_of": as_of,
         }
         pipe.hset(keys.clusters, cid, orjson.dumps(doc))
-    pct = {n: {"p50": 5.0, "p90": 9.0, "p99": 9.9} for n in FEATURES}
+    pct = {n: {"p50": 5.0, "p90": 9.0, "p99": 9.9} for n in EVIDENCE_FEATURES}
     population = {"as_of": as_of, "n_accounts": 5000, "percentiles": pct}
     pipe.set(keys.population, orjson.dumps(population))
     pipe.set(keys.model_active, "synthetic")
