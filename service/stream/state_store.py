@@ -20,7 +20,9 @@ A record (little-endian) is::
         code < 0x8000   that many sorted distinct uint64 hashes (exact set)
         0x8000 | k      k HyperLogLog registers: u16[k] index, u8[k] value
         0xFFFF          all 2**p registers, u8 each
-    rest: orjson [[top family index], [value], [count]] (heavy hitters; absent if none)
+    rest: orjson [[top family index], [value], [count], {model: first ts}] (heavy
+        hitters, then each model's first event time in the record; absent if none; the
+        model map is optional, records written before it have three lists)
 
 The sketches hold exactly what :class:`detector.sketches.HyperLogLog` holds for the same
 values (the audit's hash functions, exact up to ``sparse_max`` distinct items, then
@@ -289,7 +291,8 @@ def fold_batch(columns: dict[str, np.ndarray], *, top_keep: int = 32) -> BatchDe
     sk_hash_b = h_all.astype(_U64).tobytes()
     sk_bounds = np.searchsorted(g_all, np.arange(n_groups + 1)).tolist()
 
-    tops_json = _fold_tops(g_all, s_all, h_all, tally, hashed, n_groups, top_keep)
+    model_first = _fold_model_first(codes, ts, hashed[_TOP_COLUMNS["model"]], n_groups)
+    tops_json = _fold_tops(g_all, s_all, h_all, tally, hashed, n_groups, top_keep, model_first)
 
     cells = np.hstack([tab.counts, tab.gap_hist, tab.topic_hist])
     nz_rows, nz_cols = np.nonzero(cells)
@@ -333,6 +336,31 @@ def _big_sketches(sketch_ids: np.ndarray, hashes: np.ndarray) -> bytes:
     return _SKC.pack(*codes) + b"".join(parts)
 
 
+def _fold_model_first(
+    codes: np.ndarray, ts: np.ndarray, model: _Hashed, n_groups: int
+) -> list[dict[str, float] | None]:
+    """First event time of each model in each bucket (``None`` where no model is named),
+    as :func:`detector.aggregates.aggregate_tables` builds ``model_first``."""
+    out: list[dict[str, float] | None] = [None] * n_groups
+    sel = np.flatnonzero(model.mask)
+    if not sel.size or model.uniques is None:
+        return out
+    g, h, t = codes[sel], model.hashes[sel], np.asarray(ts, dtype=np.float64)[sel]
+    order = np.lexsort((t, h, g))
+    g, h, t = g[order], h[order], t[order]
+    starts = np.flatnonzero(np.r_[True, (g[1:] != g[:-1]) | (h[1:] != h[:-1])])
+    g, h, t = g[starts], h[starts], t[starts]  # earliest event of each (bucket, model)
+    by_hash = np.argsort(model.unique_hashes)  # type: ignore[arg-type]
+    pos = np.searchsorted(model.unique_hashes, h, sorter=by_hash)  # type: ignore[arg-type]
+    names = [str(v) for v in model.uniques[by_hash[pos]].tolist()]
+    for grp, name, first in zip(g.tolist(), names, t.tolist(), strict=True):
+        d = out[grp]
+        if d is None:
+            d = out[grp] = {}
+        d[name] = first
+    return out
+
+
 def _fold_tops(
     g_all: np.ndarray,
     s_all: np.ndarray,
@@ -341,11 +369,13 @@ def _fold_tops(
     hashed: dict[str, _Hashed],
     n_groups: int,
     top_keep: int,
+    model_first: list[dict[str, float] | None],
 ) -> list[bytes]:
     """Heavy-hitter section of each bucket's record (b"" when it has none).
 
     A heavy-hitter family counts the same column as the sketch of the same name, so its
-    value counts are the tallies of that sketch's (bucket, hash) triples.
+    value counts are the tallies of that sketch's (bucket, hash) triples. A bucket's
+    ``model_first`` map (all its models, never cut to ``top_keep``) is the fourth item.
     """
     gs, fs, vs, cs = [], [], [], []
     for fi, name in enumerate(_TOP_NAMES):
@@ -364,7 +394,11 @@ def _fold_tops(
         vs.extend(names)
         cs.append(tally[sel])
     out = [b""] * n_groups
+    dumps = orjson.dumps
     if not gs:
+        for grp, mf in enumerate(model_first):
+            if mf:
+                out[grp] = dumps([[], [], [], mf])
         return out
     g, f, c = np.concatenate(gs), np.concatenate(fs), np.concatenate(cs)
     order = np.lexsort((-c, f, g))
@@ -380,10 +414,13 @@ def _fold_tops(
     bounds = np.searchsorted(g, np.arange(n_groups + 1)).tolist()
     f_l, c_l = f.tolist(), c.tolist()
     v_l = [vs[i] for i in order.tolist()]
-    dumps = orjson.dumps
-    for grp in np.unique(g).tolist():
+    for grp in range(n_groups):
         a, b = bounds[grp], bounds[grp + 1]
-        out[grp] = dumps([f_l[a:b], v_l[a:b], c_l[a:b]])
+        mf = model_first[grp]
+        if mf:
+            out[grp] = dumps([f_l[a:b], v_l[a:b], c_l[a:b], mf])
+        elif b > a:
+            out[grp] = dumps([f_l[a:b], v_l[a:b], c_l[a:b]])
     return out
 
 
@@ -493,6 +530,9 @@ class Merged:
         Per sketch: the exact hash arrays and the register arrays to union.
     tops : list of dict
         Per heavy-hitter family: value -> summed count (empty unless read).
+    model_first : dict
+        Model -> earliest first use over the records (empty unless the heavy hitters
+        were read, or for records written before it was kept).
     """
 
     cells: np.ndarray
@@ -502,6 +542,7 @@ class Merged:
     exact: list[list[np.ndarray]]
     regs: list[list[np.ndarray]]
     tops: list[dict[str, float]]
+    model_first: dict[str, float]
 
     def sketch(self, s: int) -> HyperLogLog:
         """Union of sketch ``s`` as the audit's :class:`HyperLogLog`."""
@@ -531,6 +572,7 @@ def merge_records(recs: Sequence[tuple[int, Record]]) -> Merged:
     exact: list[list[np.ndarray]] = [[] for _ in range(_NSK)]
     regs: list[list[np.ndarray]] = [[] for _ in range(_NSK)]
     tops: list[dict[str, float]] = [{} for _ in _TOP_NAMES]
+    model_first: dict[str, float] = {}
     firsts = np.empty(len(ordered))
     lasts = np.empty(len(ordered))
     for i, (hour, rec) in enumerate(ordered):
@@ -546,10 +588,14 @@ def merge_records(recs: Sequence[tuple[int, Record]]) -> Merged:
             if rec.regs[s] is not None:
                 regs[s].append(rec.regs[s])  # type: ignore[arg-type]
         if rec.tops:
-            fam, vals, counts = rec.tops
+            fam, vals, counts = rec.tops[:3]
             for f, v, c in zip(fam, vals, counts, strict=True):
                 t = tops[f]
                 t[v] = t.get(v, 0.0) + c
+            if len(rec.tops) > 3:  # per-model first use (absent from older records)
+                for model, ts in rec.tops[3].items():
+                    mine = model_first.get(model)
+                    model_first[model] = ts if mine is None else min(mine, ts)
     if len(ordered) > 1:
         ended = np.maximum.accumulate(lasts)[:-1]
         gaps = firsts[1:] - ended
@@ -561,7 +607,7 @@ def merge_records(recs: Sequence[tuple[int, Record]]) -> Merged:
             cells[_G0 : _G0 + GAP_BINS] += np.bincount(gap_bins(gaps), minlength=GAP_BINS)
     first = float(firsts.min()) if len(ordered) else math.inf
     last = float(lasts.max()) if len(ordered) else -math.inf
-    return Merged(cells, first, last, hours, exact, regs, tops)
+    return Merged(cells, first, last, hours, exact, regs, tops, model_first)
 
 
 def encode_merged(m: Merged, minutes: int, top_keep: int) -> bytes:
@@ -591,7 +637,10 @@ def encode_merged(m: Merged, minutes: int, top_keep: int) -> bytes:
             fam.append(f)
             vals.append(v)
             counts.append(int(c) if float(c).is_integer() else c)
-    tj = orjson.dumps([fam, vals, counts]) if fam else b""
+    if m.model_first:
+        tj = orjson.dumps([fam, vals, counts, m.model_first])
+    else:
+        tj = orjson.dumps([fam, vals, counts]) if fam else b""
     body = b"".join(
         (
             nz.astype(_U8).tobytes(),
@@ -685,6 +734,7 @@ def _state_from(m: Merged, with_tops: bool) -> AccountState:
     if with_tops:
         for f, name in enumerate(_TOP_NAMES):
             st.tops[name] = TopK().update(m.tops[f])
+        st.model_first = dict(m.model_first)
     return st
 
 
@@ -710,8 +760,9 @@ def read_states(
     hours : sequence of int
         Epoch hours of the window (see :func:`window_hours`).
     with_links : bool
-        Also decode the heavy hitters, for :mod:`detector.linking` (the sketches,
-        exact sets and registers, the minute MinHash and hourly rows are always there).
+        Also decode the heavy hitters and per-model first use (``model_first``), for
+        :mod:`detector.linking` (the sketches, exact sets and registers, the minute
+        MinHash and hourly rows are always there).
     chunk : int
         Accounts per pipeline round trip (one ``MGET`` per account).
 

@@ -24,3 +24,44 @@ def test_decode_entries_sets_bad_entries_aside() -> None:
     assert all(reason.startswith("decode_error") for _id, _f, reason in bad)
     rows_all, bad_all = decode_entries([entries[0], entries[2], entries[5]])
     assert rows_all == rows and not bad_all
+
+
+def test_model_first_in_records_and_legacy_records_still_read() -> None:
+    """Records keep each model's first use (merged by minimum, kept by compaction);
+    records written before it (three-list heavy-hitter JSON) still parse and merge."""
+    import struct
+
+    from detector.aggregates import aggregate_events, event_columns
+    from service.stream.state_store import (
+        encode_merged,
+        fold_batch,
+        merge_records,
+        parse_records,
+    )
+
+    events = make_events(n_normal=3, harvesters=0, hours=2)
+    for i, e in enumerate(events):
+        e["model"] = ("gpt-4o", "gpt-next", None)[i % 3]
+    expected = {a: st.model_first for a, st in aggregate_events(events).items()}
+    deltas = fold_batch(event_columns(events))
+    by_account: dict[str, list] = {}
+    for acct, hour, payload in zip(deltas.accounts, deltas.hours, deltas.payloads, strict=True):
+        by_account.setdefault(acct, []).extend((hour, r) for r in parse_records(payload))
+    for acct, recs in by_account.items():
+        m = merge_records(recs)
+        assert m.model_first == expected[acct]
+        (compacted,) = parse_records(encode_merged(m, 0, 32))
+        assert merge_records([(0, compacted)]).model_first == expected[acct]
+
+    # a legacy record: the same bytes with the heavy hitters' fourth item dropped
+    payload = deltas.payloads[0]
+    rec = parse_records(payload)[0]
+    legacy_json = orjson.dumps(rec.tops[:3])
+    tail = len(orjson.dumps(rec.tops))
+    body = payload[4 : len(payload) - tail] + legacy_json
+    legacy = struct.pack("<I", 4 + len(body)) + body
+    (old,) = parse_records(legacy)
+    assert len(old.tops) == 3
+    m_old = merge_records([(0, old)])
+    assert m_old.model_first == {}
+    assert m_old.tops == merge_records([(0, rec)]).tops

@@ -198,3 +198,60 @@ def test_compaction_keeps_state_and_ttl(rclient, redis_server, log_file, batch) 
     assert min(records) == 1 and max(records) > 1  # compacted and not-yet-compacted ones
     ttls = [rclient.ttl(n) for n in names]
     assert all(0 < t <= s.bucket_ttl_s for t in ttls)
+
+
+# ------------------------------------------------------------------ per-model first use
+
+
+@pytest.fixture(scope="module")
+def models_log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """Events spread over several models (some with none): the audit's ``model_first``."""
+    rng = np.random.default_rng(7)
+    events = make_events(n_normal=24, harvesters=1, hours=6)
+    names = ["gpt-4o", "gpt-next", "o1-mini", None]
+    for e in events:
+        model = names[int(rng.integers(len(names)))]
+        if model is None:
+            e.pop("model", None)
+        else:
+            e["model"] = model
+    path = write_jsonl(events, tmp_path_factory.mktemp("models") / "models.jsonl")
+    read, _ = read_events([str(path)])
+    states = aggregate_events(read)
+    firsts = {acct: st.model_first for acct, st in states.items()}
+    assert any(len(mf) > 1 for mf in firsts.values())
+    return path, firsts
+
+
+def stream_model_first(client, settings: StreamSettings) -> dict[str, dict[str, float]]:
+    keys = Keys(settings.key_prefix)
+    as_of = stream_clock(client, keys)
+    accounts = [a.decode() for a in client.zrange(keys.accounts, 0, -1)]
+    hours = window_hours(as_of, settings.window_hours)
+    states = read_states(client, keys, accounts, hours, with_links=True)
+    return {acct: st.model_first for acct, st in states.items()}
+
+
+@pytest.mark.parametrize("batch_size", [None, 150])
+def test_model_first_matches_batch(rclient, redis_server, models_log, batch_size) -> None:
+    """One pass and tiny batches (records of a bucket merged by minimum) keep model_first."""
+    kw = {} if batch_size is None else {"batch_size": batch_size}
+    s = settings_for(redis_server.url, **kw)
+    Ingestor(rclient, s).ingest_files([str(models_log[0])])
+    run_worker(rclient, s)
+    assert stream_model_first(rclient, s) == models_log[1]
+
+
+def test_model_first_survives_compaction(rclient, redis_server, models_log) -> None:
+    from service.stream.state_store import parse_records
+
+    s = settings_for(redis_server.url, batch_size=40)
+    Ingestor(rclient, s).ingest_files([str(models_log[0])])
+    worker = Worker(rclient, s)
+    worker.compact_bytes = 1_024
+    worker.run(exit_when_idle=0.3)
+    assert worker.stats.compacted > 0
+    names = list(rclient.scan_iter(match=f"{Keys().prefix}:a:*:r:*", count=1000))
+    records = [len(parse_records(rclient.get(n), tops=False)) for n in names]
+    assert min(records) == 1 and max(records) > 1
+    assert stream_model_first(rclient, s) == models_log[1]
