@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from service import metrics
 from service.api.context import Services
+from service.redis_values import text as _dec
 
 __all__ = ["refresh_gauges", "run_gauges"]
 
 log = logging.getLogger("distillwatch.service")
-
-
-def _dec(v: Any) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
 
 
 def refresh_gauges(services: Services, max_alerts: int = 50_000) -> None:

@@ -18,6 +18,7 @@ from detector.request_signals import RequestSignals, adjust, live_risk
 from service import metrics
 from service.api.context import Services
 from service.api.guard import RedisUnavailable
+from service.redis_values import text
 
 __all__ = ["Decision", "decide_many"]
 
@@ -85,12 +86,7 @@ def _pairs(flat: list[Any] | None) -> dict[str, str]:
     if not flat:
         return {}
     it = iter(flat)
-    return {
-        (k.decode() if isinstance(k, bytes) else str(k)): (
-            v.decode() if isinstance(v, bytes) else str(v)
-        )
-        for k, v in zip(it, it, strict=True)
-    }
+    return {text(k): text(v) for k, v in zip(it, it, strict=True)}
 
 
 def _fallback(services: Services, account_id: str, endpoint: str, why: str) -> Decision:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from service import metrics
 
-__all__ = ["RedisGuard", "RedisUnavailable", "decode_hash"]
+__all__ = ["RedisGuard", "RedisUnavailable"]
 
 T = TypeVar("T")
 
@@ -101,15 +101,3 @@ class RedisGuard:
         """Forget a failure (tests, or after an explicit successful ping)."""
         self._down_until = 0.0
         self._timeouts = 0
-
-
-def decode_hash(raw: dict[Any, Any] | None) -> dict[str, str]:
-    """A Redis hash reply with bytes keys and values as a ``str`` dict."""
-    if not raw:
-        return {}
-    return {
-        (k.decode() if isinstance(k, bytes) else str(k)): (
-            v.decode() if isinstance(v, bytes) else str(v)
-        )
-        for k, v in raw.items()
-    }

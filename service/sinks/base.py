@@ -24,6 +24,7 @@ import orjson
 
 from detector.alerts import rfc3339
 from service import metrics
+from service.redis_values import text as _text
 
 __all__ = [
     "AlertEntry",
@@ -73,10 +74,6 @@ class DeliveryError(Exception):
         self.status = status
         self.retry_after = retry_after
         self.splittable = splittable
-
-
-def _text(v: Any) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
 
 
 def entry_time(entry_id: str) -> float:

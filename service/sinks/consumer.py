@@ -36,6 +36,7 @@ import orjson
 from detector.alerts import rfc3339
 from service import metrics
 from service.redis_keys import Keys
+from service.redis_values import text as _text
 from service.settings import ServiceSettings
 from service.sinks.base import AlertEntry, DeliveryError, HttpSink, backoff_delay, decode_entry
 
@@ -45,10 +46,6 @@ log = logging.getLogger("distillwatch.sinks")
 
 DEFAULT_BATCH = 100
 Raw = tuple[Any, Any]
-
-
-def _text(v: Any) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
 
 
 @dataclass(slots=True)

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import orjson
 
 from detector.alerts import rfc3339
+from service.redis_values import decode_hash, text
 
 __all__ = [
     "CHUNK",
@@ -48,14 +49,7 @@ class Conflict(StoreError, ValueError):
     """The change is not allowed in the object's current state (HTTP 409)."""
 
 
-def dec(v: Any) -> str:
-    """Bytes from Redis as ``str`` (``str(v)`` for anything else)."""
-    return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
-
-
-def decode_hash(raw: dict[Any, Any] | None) -> dict[str, str]:
-    """A hash reply as a ``str -> str`` dict (empty for a missing key)."""
-    return {dec(k): dec(v) for k, v in (raw or {}).items()}
+dec = text
 
 
 def split_ids(text: str | None) -> list[str]:

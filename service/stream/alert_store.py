@@ -20,16 +20,13 @@ import orjson
 
 from detector.alerts import rfc3339
 from service.redis_keys import Keys
+from service.redis_values import text as _dec
 
 __all__ = ["SUPPRESSED", "sync_account_alert"]
 
 #: Statuses set by analysts that re-scoring must keep (issue 6 sets them).
 KEPT = ("acknowledged", "false_positive")
 SUPPRESSED = ("false_positive",)
-
-
-def _dec(v: Any) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
 
 
 def _verdict_fields(alert: dict[str, Any]) -> dict[str, Any]:

@@ -32,6 +32,8 @@ from detector.features import feature_frame
 from detector.fusion import AccountVerdict
 from detector.model import AccountAnomalyModel
 from service.redis_keys import Keys
+from service.redis_values import decode_hash
+from service.redis_values import text_or_none as _text
 from service.settings import StreamSettings
 from service.stream import model_store
 from service.stream.alert_store import sync_account_alert
@@ -61,10 +63,6 @@ EVIDENCE_FEATURES = (
     "distinct_ips",
     "distinct_ip_prefixes",
 )
-
-
-def _text(raw: Any) -> str | None:
-    return raw.decode() if isinstance(raw, bytes) else raw
 
 
 def stream_clock(client: Any, keys: Keys) -> float | None:
@@ -506,7 +504,7 @@ def read_score(client: Any, keys: Keys, account_id: str) -> dict[str, Any] | Non
     raw = client.hgetall(keys.score(account_id))
     if not raw:
         return None
-    d = {k.decode(): v.decode() for k, v in raw.items()}
+    d = decode_hash(raw)
     out: dict[str, Any] = dict(d)
     out["risk"] = float(d.get("risk", 0.0))
     out["anomaly_percentile"] = float(d.get("anomaly_percentile", 0.0))

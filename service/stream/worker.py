@@ -38,6 +38,7 @@ from typing import Any
 import redis
 
 from service.redis_keys import Keys
+from service.redis_values import text as _text
 from service.settings import StreamSettings
 from service.stream.codec import columns_from_rows, decode_entries
 from service.stream.scripts import SET_MAX, Scripts
@@ -519,10 +520,6 @@ class Worker:
             return self._commit_with_fallback(pipe, live)
         finally:
             pipe.reset()
-
-
-def _text(v: Any) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
 
 
 def _raw(response: Any, **_options: Any) -> Any:

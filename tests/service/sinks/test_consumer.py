@@ -45,7 +45,7 @@ def test_slow_sink_blocks_neither_scoring_nor_the_other_sink(
                 t0 = time.perf_counter()
                 fps.append(fire(rclient, f"acct-{i}"))
                 took.append(time.perf_counter() - t0)
-            assert max(took) < 0.25, took  # the alert store's XADD never waits for a sink
+            assert max(took) < 1.0, took  # never waits for the sink stuck in its 2 s request
             wait_for(lambda: len([a for r in fast.ok() for a in r.json()]) == 20, timeout=3)
             assert not slow.all()  # the webhook's first request is still in its 2 s sleep
             wait_for(lambda: len(_fps(slow)) == 20, timeout=10)
