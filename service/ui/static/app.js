@@ -524,6 +524,8 @@
         renderOverview(d);
         const at = new Date(d.generated_at * 1000).toISOString().slice(11, 19);
         updated.textContent = "Updated " + at + " UTC" + (d.model.active ? " · model " + d.model.active : "");
+        // count refreshes: the visible time has one-second resolution
+        document.body.dataset.overviewLoads = String(Number(document.body.dataset.overviewLoads || 0) + 1);
       } catch (e) {
         if (e.status !== 401) updated.textContent = "Could not refresh: " + e.message;
       }
