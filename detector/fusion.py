@@ -1,15 +1,21 @@
-"""Fusion: rule hits + population anomaly + cluster evidence -> risk, action, reasons.
+"""Fusion: rule hits + harvest evidence + anomaly + cluster evidence -> risk, action, reasons.
 
 The output is what analysts and gateways read, so every number comes with words:
 
-* **risk** in [0, 1]: a noisy-OR of the matched rules' level weights and of the
-  directional anomaly signal (the forest's percentile, counted only when the account
-  stands out on features where higher is more suspicious);
-* **action**: the most severe action recommended by a matched rule, raised to
-  ``block`` when rules of two or more families agree at high risk, ``review`` at most
-  for an anomaly alone, and capped at ``review`` for allowlisted accounts;
-* **reasons**: the rules that matched with the conditions that held, then the features
-  that most set the account apart, with their values and population percentiles.
+* **risk** in [0, 1], continuous for every account: a noisy-OR of the matched rules'
+  level weights, of the continuous harvest evidence (:mod:`detector.evidence`: output
+  value, elicitation, breadth, persistence, focus and volume, discounted by look-alike
+  purpose), nudged by the forest's percentile, and of the account's cluster risk. An
+  account that matches no rule is still ordered against the population;
+* **action**: the most severe action recommended by a matched rule or by the account's
+  cluster, raised to ``block`` when rules of two or more families agree at high risk,
+  and the risk ladder on top (``review`` from :attr:`FusionConfig.review_risk`). An
+  account whose traffic shows a legitimate purpose (:mod:`detector.evidence`) is spared
+  the low and medium rules: their action is dropped and their weight discounted. Capped
+  at ``review`` for allowlisted accounts;
+* **reasons**: the rules that matched with the conditions that held, the cluster, the
+  strongest harvest factors, the look-alike purposes, then the features that most set
+  the account apart, with their values and population percentiles.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from detector.evidence import EvidenceConfig, harvest_evidence, purpose_text
 from detector.features.schema import FEATURES
 
 __all__ = [
@@ -55,23 +62,33 @@ class FusionConfig:
 
     Parameters
     ----------
+    evidence_weight : float
+        Largest risk the continuous harvest evidence alone contributes.
+    anomaly_share : float
+        Share of the evidence risk that depends on the forest's percentile (the rest is
+        the evidence alone): the forest orders accounts with similar evidence.
     anomaly_floor : float
-        Forest percentile from which the anomaly starts to count.
-    anomaly_weight : float
-        Largest risk the anomaly alone contributes.
+        Forest percentile from which an account is named as anomalous in the reasons.
     standout_percentile : float
         Population percentile from which a feature is named as setting the account apart.
     block_risk : float
         Risk at which agreeing rules of two families escalate to block.
     review_risk : float
-        Risk from which an account without a rule hit is put up for review.
+        Risk from which an account is put up for review.
+    purpose_floor : float
+        Purpose evidence from which low and medium rules are spared (no action).
+    evidence : EvidenceConfig
+        Scales of the harvest evidence.
     """
 
+    evidence_weight: float = 0.6
+    anomaly_share: float = 0.15
     anomaly_floor: float = 0.95
-    anomaly_weight: float = 0.45
     standout_percentile: float = 0.97
     block_risk: float = 0.9
-    review_risk: float = 0.4
+    review_risk: float = 0.5
+    purpose_floor: float = 0.5
+    evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
 
 
 @dataclass(slots=True)
@@ -86,6 +103,7 @@ class AccountVerdict:
     families: list[str]
     anomaly_percentile: float
     standouts: list[dict[str, Any]] = field(default_factory=list)
+    evidence: dict[str, float] = field(default_factory=dict)
     allowlisted: bool = False
     cluster_id: str | None = None
 
@@ -190,9 +208,17 @@ def fuse(
         if anomaly_percentile is not None
         else np.zeros(len(features))
     )
+    evidence = harvest_evidence(features, cfg.evidence)
+    ev_rows = evidence.to_dict(orient="records")
     verdicts: list[AccountVerdict] = []
     for i, account in enumerate(features.index.astype(str)):
-        account_hits = list(hits.get(account, ()))
+        all_hits = list(hits.get(account, ()))
+        ev = ev_rows[i]
+        purpose = float(ev["purpose"])
+        # a legitimate purpose spares the low and medium rules (action and weight)
+        spared = purpose >= cfg.purpose_floor
+        account_hits = [h for h in all_hits if not spared or _is_strong(h)]
+        spared_hits = [h for h in all_hits if h not in account_hits]
         standouts = (
             standout_features(names, values[i], pct[i], cfg.standout_percentile)
             if stands[i]
@@ -203,15 +229,21 @@ def fuse(
         survive = 1.0
         for hit in account_hits:
             survive *= 1.0 - LEVEL_WEIGHT.get(hit.level, 0.3)
-        directional = bool(standouts)
-        anomaly_risk = 0.0
-        if directional and anomaly >= cfg.anomaly_floor:
-            span = max(1.0 - cfg.anomaly_floor, 1e-9)
-            anomaly_risk = cfg.anomaly_weight * min((anomaly - cfg.anomaly_floor) / span, 1.0)
-        survive *= 1.0 - anomaly_risk
+        for hit in spared_hits:
+            survive *= 1.0 - LEVEL_WEIGHT.get(hit.level, 0.3) * (1.0 - purpose)
+        evidence_risk = (
+            cfg.evidence_weight
+            * float(ev["evidence"])
+            * (1.0 - cfg.anomaly_share + cfg.anomaly_share * anomaly)
+        )
+        survive *= 1.0 - evidence_risk
         cluster = (clusters or {}).get(account)
-        if cluster:
-            survive *= 1.0 - float(cluster.get("risk", 0.0))
+        cluster_action = str(cluster.get("action", "allow")) if cluster else "allow"
+        cluster_risk = float(cluster.get("risk", 0.0)) if cluster else 0.0
+        if spared and _RANK.get(cluster_action, 0) <= _RANK["review"]:
+            # a weak cluster of accounts with a legitimate purpose (one team's eval runs)
+            cluster_action, cluster_risk = "allow", cluster_risk * (1.0 - purpose)
+        survive *= 1.0 - cluster_risk
         risk = float(np.clip(1.0 - survive, 0.0, 1.0))
 
         action = "allow"
@@ -221,8 +253,8 @@ def fuse(
         families = sorted({hit.family for hit in account_hits})
         if account_hits and len(families) >= 2 and risk >= cfg.block_risk:
             action = "block"
-        if cluster and _RANK.get(str(cluster.get("action", "allow")), 0) > _RANK[action]:
-            action = str(cluster["action"])
+        if _RANK.get(cluster_action, 0) > _RANK[action]:
+            action = cluster_action
         if action == "allow" and risk >= cfg.review_risk:
             action = "review"
         is_allowed = account in allowlisted
@@ -231,14 +263,21 @@ def fuse(
 
         reasons = []
         for hit in sorted(account_hits, key=lambda h: -LEVEL_WEIGHT.get(h.level, 0)):
-            evidence = "; ".join(hit.evidence)
-            reasons.append(f"rule '{hit.title}' ({hit.level}): {evidence}")
+            evidence_text = "; ".join(hit.evidence)
+            reasons.append(f"rule '{hit.title}' ({hit.level}): {evidence_text}")
         if cluster and cluster.get("reason"):
             reasons.append(str(cluster["reason"]))
-        if anomaly_risk > 0:
+        if evidence_risk >= 0.1:
+            reasons.append(_evidence_text(ev))
+        if anomaly >= cfg.anomaly_floor and evidence_risk >= 0.1:
             reasons.append(
                 f"isolation forest: more anomalous than {anomaly * 100:.1f}% of accounts"
             )
+        if spared_hits or purpose >= cfg.purpose_floor:
+            for text in purpose_text(ev, cfg.purpose_floor):
+                reasons.append(text)
+            for hit in spared_hits:
+                reasons.append(f"rule '{hit.title}' ({hit.level}) spared: legitimate purpose")
         reasons += [_standout_text(s) for s in standouts]
         if is_allowed:
             reasons.append("allowlisted: action capped at review")
@@ -248,12 +287,33 @@ def fuse(
                 risk=round(risk, 4),
                 action=action,
                 reasons=reasons,
-                rule_ids=sorted(hit.rule_id for hit in account_hits),
+                rule_ids=sorted(hit.rule_id for hit in all_hits),
                 families=families,
                 anomaly_percentile=round(anomaly, 4),
                 standouts=standouts,
+                evidence={k: round(float(v), 4) for k, v in ev.items()},
                 allowlisted=is_allowed,
                 cluster_id=str(cluster["cluster_id"]) if cluster else None,
             )
         )
     return verdicts
+
+
+_FACTOR_TEXT = {
+    "output_value": "output value",
+    "elicitation": "elicitation",
+    "breadth": "new items",
+    "persistence": "persistence",
+    "focus": "capability focus",
+    "volume": "novel output volume (percentile)",
+}
+
+
+def _is_strong(hit: HitLike) -> bool:
+    return LEVEL_WEIGHT.get(hit.level, 0.0) >= LEVEL_WEIGHT["high"]
+
+
+def _evidence_text(ev: Mapping[str, float]) -> str:
+    top = sorted(_FACTOR_TEXT, key=lambda k: -float(ev.get(k, 0.0)))[:3]
+    parts = ", ".join(f"{_FACTOR_TEXT[k]} {float(ev[k]):.2f}" for k in top)
+    return f"harvest evidence {float(ev['evidence']):.2f} ({parts})"

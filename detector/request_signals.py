@@ -27,6 +27,7 @@ from detector.text import COT_THRESHOLD, text_signals
 
 __all__ = [
     "LIVE_ACTION_CAP",
+    "PURPOSE_FLOOR",
     "SIGNAL_WEIGHTS",
     "Adjusted",
     "RequestSignals",
@@ -60,6 +61,10 @@ LIVE_FULL_AT = 50
 LIVE_REVIEW = 0.5
 LIVE_THROTTLE = 0.75
 LIVE_ACTION_CAP = "throttle"
+#: look-alike purpose of the standing verdict from which request evidence cannot act
+PURPOSE_FLOOR = 0.5
+#: share of the request-level risk removed at full purpose evidence
+PURPOSE_DISCOUNT = 0.85
 
 _RANK = {"allow": 0, "review": 1, "throttle": 2, "block": 3}
 
@@ -248,6 +253,7 @@ def adjust(
     request: RequestSignals | None = None,
     live: float = 0.0,
     live_requests: int = 0,
+    purpose: float = 0.0,
 ) -> Adjusted:
     """Fold the live risk and one request's signals into a standing verdict.
 
@@ -255,13 +261,23 @@ def adjust(
     score; the action is the standing one, raised to ``review`` / ``throttle`` when the
     request-level part alone crosses :data:`LIVE_REVIEW` / :data:`LIVE_THROTTLE` (never
     to ``block``).
+
+    ``purpose`` is the standing verdict's look-alike purpose evidence
+    (:mod:`detector.evidence`: a finished bounded run, short answers, many end users, a
+    transformation). An evaluation harness sends the same step-by-step, logprob or n > 1
+    requests as a harvester; once its window shows such a purpose, request-level evidence
+    is discounted by it and from :data:`PURPOSE_FLOOR` can no longer raise the action.
     """
     req = request.score * 0.5 if request is not None else 0.0
     extra = 1.0 - (1.0 - live) * (1.0 - req)
+    purpose = min(max(purpose, 0.0), 1.0)
+    extra *= 1.0 - PURPOSE_DISCOUNT * purpose
     new_risk = 1.0 - (1.0 - risk) * (1.0 - extra)
     out = Adjusted(round(float(new_risk), 6), action, list(reasons), extra > 0)
     implied = "allow"
-    if extra >= LIVE_THROTTLE:
+    if purpose >= PURPOSE_FLOOR:
+        pass
+    elif extra >= LIVE_THROTTLE:
         implied = LIVE_ACTION_CAP
     elif extra >= LIVE_REVIEW:
         implied = "review"

@@ -38,19 +38,31 @@ ALERT_ACTIONS = ("block", "throttle", "review")
 
 
 def write_accounts_csv(result: AuditResult, path: str | Path) -> pd.DataFrame:
-    """``account_id, risk, action, cluster_id, reasons, n_events`` then key features.
+    """``account_id, risk, action, cluster_id, evidence, purpose, reasons, n_events``, key features.
+
+    ``evidence`` is the continuous harvest evidence and ``purpose`` the look-alike purpose
+    evidence (:mod:`detector.evidence`), both in [0, 1].
 
     Sorted by risk, highest first.
     """
     verdicts = result.verdict_frame()
     if verdicts.empty:
         frame = pd.DataFrame(
-            columns=["account_id", "risk", "action", "cluster_id", "reasons", "n_events"]
+            columns=[
+                "account_id",
+                "risk",
+                "action",
+                "cluster_id",
+                "evidence",
+                "purpose",
+                "reasons",
+                "n_events",
+            ]
         )
         frame.to_csv(path, index=False)
         return frame
     feats = result.features
-    frame = verdicts[["risk", "action", "cluster_id", "reasons"]].join(
+    frame = verdicts[["risk", "action", "cluster_id", "evidence", "purpose", "reasons"]].join(
         feats[["n_events", *KEY_FEATURES]]
     )
     frame = frame.sort_values(["risk", "n_events"], ascending=[False, False])
@@ -74,6 +86,7 @@ def alerts_for(
         evidence["n_events"] = int(row["n_events"])
         evidence["standouts"] = v.standouts
         evidence["anomaly_percentile"] = v.anomaly_percentile
+        evidence["harvest_evidence"] = v.evidence
         out.append(
             account_alert(
                 v.account_id,

@@ -99,6 +99,8 @@ class AuditResult:
                 "reasons": " | ".join(v.reasons),
                 "rule_ids": ",".join(v.rule_ids),
                 "anomaly_percentile": v.anomaly_percentile,
+                "evidence": v.evidence.get("evidence", 0.0),
+                "purpose": v.evidence.get("purpose", 0.0),
                 "allowlisted": v.allowlisted,
             }
             for v in self.verdicts

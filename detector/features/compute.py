@@ -110,6 +110,11 @@ def features_from_state(state: AccountState, as_of: float) -> dict[str, float]:
         "active_hour_share": min(len(hours) / span_buckets, 1.0),
         "peak_hour_share": _share(float(hour_counts.max()), n),
         "failure_share": _share(g("n_failure"), n),
+        "active_hours": float(len(hours)),
+        "active_days": float(len({h // 24 for h in hours})),
+        "idle_hours": max(as_of - state.last_ts, 0.0) / HOUR_S
+        if math.isfinite(state.last_ts)
+        else 0.0,
         "distinct_prompt_ratio": _share(distinct_prompts, n),
         "near_dup_share": 1.0 - _share(distinct_nd, n) if n else 0.0,
         "template_share": 1.0 - _share(distinct_sk, n) if n else 0.0,
@@ -123,6 +128,8 @@ def features_from_state(state: AccountState, as_of: float) -> dict[str, float]:
         "mean_completion_tokens": mean_c,
         "completion_tokens_cv": math.sqrt(var_c) / mean_c if mean_c > 0 else 0.0,
         "reasoning_token_share": _share(g("sum_reasoning_tokens"), completion),
+        "output_tokens_per_prompt": _share(completion, distinct_prompts),
+        "novel_output_tokens": completion * _share(distinct_prompts, n),
         "max_tokens_large_share": _share(g("n_max_tokens_large"), n),
         "finish_length_share": _share(g("n_finish_length"), n),
         "multi_choice_share": _share(g("n_multi_choice"), n),

@@ -107,6 +107,28 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "volume",
         "share of failed requests (rate limits, errors)",
     ),
+    F(
+        "active_hours",
+        "int64",
+        "1",
+        "volume",
+        "clock hours with at least one request (sustained activity)",
+    ),
+    F(
+        "active_days",
+        "int64",
+        "1",
+        "volume",
+        "UTC days with at least one request",
+    ),
+    F(
+        "idle_hours",
+        "float64",
+        "h",
+        "volume",
+        "hours from the last request to the end of the window (a finished run is idle)",
+        None,
+    ),
     # diversity
     F("distinct_prompt_ratio", "float64", "ratio", "diversity", "distinct prompts / requests"),
     F(
@@ -154,6 +176,20 @@ FEATURES: tuple[FeatureSpec, ...] = (
         None,
     ),
     F("reasoning_token_share", "float64", "ratio", "harvest", "reasoning tokens / output tokens"),
+    F(
+        "output_tokens_per_prompt",
+        "float64",
+        "tokens",
+        "harvest",
+        "output tokens per distinct prompt (model-written text obtained per new item)",
+    ),
+    F(
+        "novel_output_tokens",
+        "float64",
+        "tokens",
+        "harvest",
+        "output tokens obtained on distinct prompts (output tokens x distinct-prompt ratio)",
+    ),
     F(
         "max_tokens_large_share",
         "float64",

@@ -27,6 +27,9 @@ BENIGN_DEFAULTS: Mapping[str, float] = {
     "active_hour_share": 0.5,
     "peak_hour_share": 0.2,
     "failure_share": 0.01,
+    "active_hours": 5,
+    "active_days": 1,
+    "idle_hours": 12.0,
     # diversity: varied prompts, mixed topics
     "distinct_prompt_ratio": 0.95,
     "near_dup_share": 0.05,
@@ -42,6 +45,8 @@ BENIGN_DEFAULTS: Mapping[str, float] = {
     "mean_completion_tokens": 350.0,
     "completion_tokens_cv": 0.8,
     "reasoning_token_share": 0.1,
+    "output_tokens_per_prompt": 370.0,
+    "novel_output_tokens": 13300.0,
     "max_tokens_large_share": 0.05,
     "finish_length_share": 0.01,
     "multi_choice_share": 0.0,

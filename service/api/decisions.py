@@ -19,6 +19,7 @@ from service import metrics
 from service.api.context import Services
 from service.api.guard import RedisUnavailable
 from service.redis_values import text
+from service.store.common import to_float
 
 __all__ = ["Decision", "decide_many"]
 
@@ -133,7 +134,13 @@ def _from_state(
     lrisk = live_risk(n, total)
     if lrisk > 0 or (signals is not None and signals.signals):
         adj = adjust(
-            out.risk, out.action, out.reasons, request=signals, live=lrisk, live_requests=n
+            out.risk,
+            out.action,
+            out.reasons,
+            request=signals,
+            live=lrisk,
+            live_requests=n,
+            purpose=to_float(score.get("purpose"), 0.0) or 0.0,
         )
         out.risk, out.action, out.reasons = adj.risk, adj.action, adj.reasons
         if out.source == "unknown_account" and adj.adjusted:

@@ -373,6 +373,7 @@ class Scorer:
             evidence["n_events"] = int(row["n_events"])
             evidence["standouts"] = v.standouts
             evidence["anomaly_percentile"] = v.anomaly_percentile
+            evidence["harvest_evidence"] = v.evidence
             first = states[v.account_id].first_ts
             out[v.account_id] = account_alert(
                 v.account_id,
@@ -427,6 +428,8 @@ class Scorer:
                     "rule_ids": ",".join(v.rule_ids),
                     "families": ",".join(v.families),
                     "anomaly_percentile": repr(float(v.anomaly_percentile)),
+                    "evidence": repr(float(v.evidence.get("evidence", 0.0))),
+                    "purpose": repr(float(v.evidence.get("purpose", 0.0))),
                     "cluster_id": v.cluster_id or "",
                     "allowlisted": int(v.allowlisted),
                     "suppressed": int(bool(suppressed_by)),
@@ -508,6 +511,8 @@ def read_score(client: Any, keys: Keys, account_id: str) -> dict[str, Any] | Non
     out: dict[str, Any] = dict(d)
     out["risk"] = float(d.get("risk", 0.0))
     out["anomaly_percentile"] = float(d.get("anomaly_percentile", 0.0))
+    out["evidence"] = float(d.get("evidence", 0.0))
+    out["purpose"] = float(d.get("purpose", 0.0))
     out["reasons"] = orjson.loads(d.get("reasons", "[]"))
     out["rule_ids"] = [r for r in d.get("rule_ids", "").split(",") if r]
     out["n_events"] = int(d.get("n_events", 0))

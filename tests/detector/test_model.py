@@ -46,7 +46,14 @@ def test_outlier_scores_higher_and_percentile_in_unit_interval() -> None:
     model = AccountAnomalyModel(n_estimators=100, random_state=1).fit(frame)
     outlier = frame.iloc[[0]].copy()
     outlier.index = ["odd"]
-    for name in ("cot_share", "events_per_hour", "logprobs_share", "finish_length_share"):
+    for name in (
+        "cot_share",
+        "events_per_hour",
+        "logprobs_share",
+        "finish_length_share",
+        "novel_output_tokens",
+        "output_tokens_per_prompt",
+    ):
         outlier[name] = 50.0
     scores = model.decision_function(pd.concat([frame.iloc[:50], outlier]))
     assert scores[-1] > np.percentile(scores[:-1], 99)

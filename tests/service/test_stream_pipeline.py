@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from detector.aggregates import aggregate_events
+from detector.audit.pipeline import score_accounts
 from detector.features import feature_frame
 from detector.ingest import read_events
 from service.redis_keys import Keys
@@ -101,6 +102,27 @@ def test_batch_stream_parity_and_same_flags(rclient, redis_server, log_file, bat
     fp = rclient.get(keys.account_alert("org-harvest-00")).decode()
     alert = rclient.hgetall(keys.alert(fp))
     assert alert[b"status"] == b"firing" and int(alert[b"updates"]) >= 2
+    # the continuous risk, harvest evidence, purpose and action of every account match
+    # the batch path's (same model, same links, the population ranked the same way)
+    scorer.refresh_population(force=True)
+    scorer.score(sorted(batch[0].index))
+    expected, _hits, _model = score_accounts(
+        batch[0],
+        rules=scorer.rules,
+        model=scorer.model,
+        min_events=s.min_events,
+        clusters=scorer.clusters or None,
+    )
+    risks = set()
+    for v in expected:
+        got = read_score(rclient, keys, v.account_id)
+        assert got is not None, v.account_id
+        assert got["risk"] == pytest.approx(v.risk, abs=1e-9), v.account_id
+        assert got["evidence"] == pytest.approx(v.evidence["evidence"], abs=1e-9)
+        assert got["purpose"] == pytest.approx(v.evidence["purpose"], abs=1e-9)
+        assert got["action"] == v.action, v.account_id
+        risks.add(got["risk"])
+    assert len(risks) > len(expected) // 2  # continuous: accounts are ordered, not all 0
 
 
 def test_chunked_batches_match_one_pass(rclient, redis_server, log_file, batch) -> None:

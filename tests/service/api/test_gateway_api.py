@@ -88,6 +88,25 @@ def test_request_signals_adjust_at_once_but_never_block(api: TestClient) -> None
     assert plain["action"] == later["action"] and plain["request_signals"] == []
 
 
+def test_request_signals_never_raise_an_account_with_a_legitimate_purpose(
+    api: TestClient, populated
+) -> None:
+    # the standing verdict of an evaluation harness whose window shows a finished,
+    # bounded run: its step-by-step / top-logprob requests look like a harvester's
+    acct = "eval-harness-7"
+    populated.client().hset(
+        Keys(PREFIX).score(acct),
+        mapping={"risk": "0.05", "action": "allow", "reasons": "[]", "purpose": "0.9"},
+    )
+    for _ in range(61):
+        r = api.post(
+            "/v1/score", json={"account_id": acct, "request": COT_BODY}, headers=auth("gateway")
+        )
+    body = r.json()
+    assert body["action"] == "allow" and body["known"] is True
+    assert 0.05 < body["risk"] < 0.5  # still ordered above its standing risk
+
+
 def test_benign_body_adds_nothing(api: TestClient) -> None:
     body = {"messages": [{"role": "user", "content": "Write a haiku about autumn."}]}
     r = api.post(

@@ -96,11 +96,13 @@ def test_audit_writes_every_output(tmp_path: Path) -> None:
 
     with open(out / "accounts.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0])[:6] == [
+    assert list(rows[0])[:8] == [
         "account_id",
         "risk",
         "action",
         "cluster_id",
+        "evidence",
+        "purpose",
         "reasons",
         "n_events",
     ]
