@@ -82,6 +82,10 @@ class EvidenceConfig:
         A run is finished when the account has been idle this long at the window's end.
     bounded_span_hours : float
         Longest active span of a bounded run.
+    small_output_volume, large_output_volume : float
+        Novel output tokens scored 0 and 1 on the absolute half of the volume factor
+        (log scale between): a few dozen long answers are no training set, millions of
+        tokens are.
     """
 
     short_output_tokens: float = 150.0
@@ -92,6 +96,8 @@ class EvidenceConfig:
     purpose_discount: float = 0.85
     bounded_idle_hours: float = 6.0
     bounded_span_hours: float = 8.0
+    small_output_volume: float = 2e4
+    large_output_volume: float = 2e6
 
 
 def _col(f: pd.DataFrame, name: str, default: float = 0.0) -> np.ndarray:
@@ -174,7 +180,10 @@ def harvest_evidence(features: pd.DataFrame, config: EvidenceConfig | None = Non
     )
     focus = _col(f, "topic_top_share") * _log_scale(n, 20.0, 2000.0)
     novel = _col(f, "novel_output_tokens")
-    volume = _pct(np.log1p(novel))
+    # against the population, and against what a training set needs (absolute scale)
+    volume = 0.5 * _pct(np.log1p(novel)) + 0.5 * _log_scale(
+        novel, cfg.small_output_volume, cfg.large_output_volume
+    )
 
     w = np.asarray(cfg.weights, dtype=np.float64)
     w = w / w.sum()
@@ -247,8 +256,11 @@ def _purpose_scores(
     span = _col(f, "active_span_hours")
     finished = np.clip(idle / cfg.bounded_idle_hours, 0.0, 1.0)
     short_span = 1.0 - _log_scale(span, cfg.bounded_span_hours, 6.0 * cfg.bounded_span_hours)
+    # re-runs of one item set come in separate bounded sessions; a harvester re-sampling
+    # its prompts for more answers keeps going around the clock
     repeats = np.clip(_col(f, "prompt_repeat_share") / 0.5, 0.0, 1.0)
-    bounded_run = np.maximum(finished * short_span, repeats) * (
+    reruns = repeats * (1.0 - np.clip(_col(f, "hours_of_day_active") / 12.0, 0.0, 1.0))
+    bounded_run = np.maximum(finished * short_span, reruns) * (
         1.0 - _col(f, "top_logprobs_ge5_share")
     )
     # a repeated prompt probed with logit_bias is not a re-run

@@ -62,8 +62,14 @@ class FusionConfig:
 
     Parameters
     ----------
+    evidence_review : float
+        Harvest evidence that maps to ``review_risk``: the calibration point of the
+        continuous risk. Chosen on the development populations (legacy simulator seed 99,
+        ``distillsim`` seed 101) as the lowest evidence no legitimate account reached;
+        ``docs/detection.md`` has the figures.
     evidence_weight : float
-        Largest risk the continuous harvest evidence alone contributes.
+        Largest risk the harvest evidence alone contributes (below ``throttle``: the
+        evidence alone never recommends more than review).
     anomaly_share : float
         Share of the evidence risk that depends on the forest's percentile (the rest is
         the evidence alone): the forest orders accounts with similar evidence.
@@ -81,7 +87,8 @@ class FusionConfig:
         Scales of the harvest evidence.
     """
 
-    evidence_weight: float = 0.6
+    evidence_review: float = 0.3
+    evidence_weight: float = 0.7
     anomaly_share: float = 0.15
     anomaly_floor: float = 0.95
     standout_percentile: float = 0.97
@@ -89,6 +96,15 @@ class FusionConfig:
     review_risk: float = 0.5
     purpose_floor: float = 0.5
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
+
+    def evidence_risk(self, evidence: float) -> float:
+        """Risk of harvest evidence alone: linear to ``review_risk`` at ``evidence_review``,
+        then linear to ``evidence_weight`` at twice that, flat after."""
+        e = max(float(evidence), 0.0)
+        if e <= self.evidence_review:
+            return self.review_risk * e / self.evidence_review
+        over = min((e - self.evidence_review) / self.evidence_review, 1.0)
+        return self.review_risk + (self.evidence_weight - self.review_risk) * over
 
 
 @dataclass(slots=True)
@@ -231,10 +247,8 @@ def fuse(
             survive *= 1.0 - LEVEL_WEIGHT.get(hit.level, 0.3)
         for hit in spared_hits:
             survive *= 1.0 - LEVEL_WEIGHT.get(hit.level, 0.3) * (1.0 - purpose)
-        evidence_risk = (
-            cfg.evidence_weight
-            * float(ev["evidence"])
-            * (1.0 - cfg.anomaly_share + cfg.anomaly_share * anomaly)
+        evidence_risk = cfg.evidence_risk(
+            float(ev["evidence"]) * (1.0 - cfg.anomaly_share + cfg.anomaly_share * anomaly)
         )
         survive *= 1.0 - evidence_risk
         cluster = (clusters or {}).get(account)
