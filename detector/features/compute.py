@@ -58,6 +58,19 @@ def _peak_two_hours(hourly: Mapping[int, np.ndarray], hours: list[int], col: int
     return best
 
 
+#: mean output tokens per request from which a chain-of-thought hour is a harvesting hour
+HARVEST_HOUR_TOKENS = 1000.0
+
+
+def _harvest_hours(state: AccountState, hours: list[int]) -> float:
+    """Clock hours where most requests elicit chain of thought and outputs are long."""
+    if not hours:
+        return 0.0
+    rows = np.array([state.hourly[h] for h in hours], dtype=np.float64)
+    events, tokens, cot = rows[:, 0], rows[:, 1], rows[:, 2]
+    return float(((cot >= 0.5 * events) & (tokens >= HARVEST_HOUR_TOKENS * events)).sum())
+
+
 def features_from_state(state: AccountState, as_of: float) -> dict[str, float]:
     """Compute every feature of :data:`~detector.features.schema.FEATURES` for one account.
 
@@ -82,6 +95,7 @@ def features_from_state(state: AccountState, as_of: float) -> dict[str, float]:
     last_hour = int(end // HOUR_S)
     hours = [h for h in state.hourly if h <= last_hour]
     hour_counts = np.array([state.hourly[h][0] for h in hours]) if hours else np.zeros(1)
+    harvest_hours = _harvest_hours(state, hours)
     span_buckets = max(last_hour - first_hour + 1, 1)
 
     completion = g("sum_completion_tokens")
@@ -137,6 +151,7 @@ def features_from_state(state: AccountState, as_of: float) -> dict[str, float]:
         "cot_share": _share(g("n_cot"), n),
         "mean_cot_score": _share(g("sum_cot_score"), n),
         "peak_2h_cot_events": _peak_two_hours(state.hourly, hours, 2),
+        "harvest_hours": harvest_hours,
         "logprobs_share": _share(n_lp, n),
         "mean_top_logprobs": _share(g("sum_top_logprobs"), n_lp),
         "top_logprobs_ge5_share": _share(g("n_top_logprobs_ge5"), n),

@@ -228,6 +228,14 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "chain-of-thought requests in the busiest two consecutive clock hours",
         None,
     ),
+    F(
+        "harvest_hours",
+        "int64",
+        "1",
+        "harvest",
+        "clock hours in which most requests elicit chain of thought with outputs of 1,000+ "
+        "tokens on average (harvesting sessions, even inside ordinary traffic)",
+    ),
     # probing
     F(
         "logprobs_share",

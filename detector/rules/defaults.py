@@ -54,6 +54,7 @@ BENIGN_DEFAULTS: Mapping[str, float] = {
     "cot_share": 0.05,
     "mean_cot_score": 0.05,
     "peak_2h_cot_events": 1,
+    "harvest_hours": 0,
     # probing: none
     "logprobs_share": 0.0,
     "mean_top_logprobs": 0.0,
