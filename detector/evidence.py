@@ -74,8 +74,8 @@ class EvidenceConfig:
         Weights of output value, elicitation, breadth, persistence and focus in the
         harvest score.
     min_events : int
-        Accounts with fewer requests get their harvest score shrunk towards 0
-        (``n / min_events``): a handful of requests says little.
+        Accounts with fewer requests get their harvest score shrunk (to a quarter at
+        one request): a handful of requests says little, but still orders accounts.
     purpose_discount : float
         Share of the harvest score removed at full purpose evidence.
     bounded_idle_hours : float
@@ -196,7 +196,8 @@ def harvest_evidence(features: pd.DataFrame, config: EvidenceConfig | None = Non
     )
     # generation of valuable output is the core: without it nothing else is harvest
     harvest = harvest * (0.35 + 0.65 * np.maximum(output_value, elicitation))
-    harvest = harvest * (0.5 + 0.5 * volume) * np.clip(n / cfg.min_events, 0.0, 1.0)
+    small = np.clip(n / cfg.min_events, 0.0, 1.0)
+    harvest = harvest * (0.5 + 0.5 * volume) * (0.25 + 0.75 * small)
 
     purposes = _purpose_scores(f, cfg, long_out)
     purpose = _noisy_or(*purposes.values())
@@ -260,7 +261,9 @@ def _purpose_scores(
     # its prompts for more answers keeps going around the clock
     repeats = np.clip(_col(f, "prompt_repeat_share") / 0.5, 0.0, 1.0)
     reruns = repeats * (1.0 - np.clip(_col(f, "hours_of_day_active") / 12.0, 0.0, 1.0))
-    bounded_run = np.maximum(finished * short_span, reruns) * (
+    # a run over an item set is scripted: many requests an hour, not a person's session
+    machine_paced = _log_scale(_col(f, "events_per_hour"), 6.0, 40.0)
+    bounded_run = np.maximum(finished * short_span * machine_paced, reruns) * (
         1.0 - _col(f, "top_logprobs_ge5_share")
     )
     # a repeated prompt probed with logit_bias is not a re-run

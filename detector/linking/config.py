@@ -89,6 +89,30 @@ class LinkConfig:
     new_model_margin_s : float
         A model first seen in the population this long after the start of the data is
         "newly released".
+    cohort_window_s : float
+        Two accounts whose first requests lie within this of each other (a day) started
+        together (*synchronous onset*).
+    cohort_margin_s : float
+        An onset is an account's start only this long after the start of the data ...
+    cohort_min_expected : float
+        ... and when the account, at its own request rate, would have sent at least this
+        many requests between the start of the data and its first one (a quiet account
+        that simply had not called yet is not new).
+    cohort_min_holders : int
+        Fewest holders of a shared template or system prompt that must have started
+        within one ``cohort_window_s`` window, both accounts of the pair among them.
+    cohort_min_share : float
+        Smallest share of the token's holders that started within that window: a
+        popular SDK or app template whose users' onsets are spread over the data (or lie
+        at its start) gives no cohort.
+    cohort_concentration : float
+        The cohort's share of the token's holders must reach this multiple of the share
+        a window of ``cohort_window_s`` would hold if onsets were spread evenly over the
+        data (so in data barely longer than the window, no cohort is found).
+    cohort_min_profile : float
+        Smallest similarity of topic distribution and behaviour (volume, output length,
+        chain-of-thought share) for a synchronous onset on a shared template to count:
+        users of one app template differ there, the accounts of one swarm do not.
     platform_end_users : int
         Accounts with at least this many distinct end users are platforms (SaaS back
         ends): their end-user ids and timing are not evidence of coordination.
@@ -134,6 +158,13 @@ class LinkConfig:
     hourly_min_hours: int = 4
     new_model_s: float = 600.0
     new_model_margin_s: float = 3600.0
+    cohort_window_s: float = 86_400.0
+    cohort_margin_s: float = 6 * 3600.0
+    cohort_min_expected: float = 4.0
+    cohort_min_holders: int = 3
+    cohort_min_share: float = 0.5
+    cohort_concentration: float = 2.0
+    cohort_min_profile: float = 0.75
     platform_end_users: int = 50
     min_edge_weight: float = 1.0
     min_cluster_size: int = 3

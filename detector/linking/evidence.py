@@ -10,8 +10,11 @@ Three kinds of evidence, each a strength in [0, 1]:
     traffic overlap on prompt template skeletons and system prompts.
 ``timing``
     synchronised active minutes (MinHash slot agreements, tested against the agreement
-    two independent accounts with the same activity densities would show), or the same
-    newly released model adopted within minutes. A simultaneous onset or stop and
+    two independent accounts with the same activity densities would show), the same
+    newly released model adopted within minutes, or a synchronous onset on a shared
+    template / system prompt: both accounts among the holders that started inside the
+    data on one day, with alike topics and behaviour (content swarms,
+    :func:`cohort_onsets`). A simultaneous onset or stop and
     correlated hourly activity (beyond the population's daily rhythm) are recorded and
     add a little weight, but never make the timing kind on their own: colleagues behind
     one NAT start at nine and share office hours.
@@ -32,22 +35,30 @@ import numpy as np
 from scipy import sparse
 from scipy.stats import binom
 
+from detector.aggregates import HOUR_S
 from detector.linking.blocking import generic_user_agents
 from detector.linking.config import KINDS, LinkConfig
+from detector.linking.generic import generic_tokens
 from detector.linking.profiles import Profiles, TokenTable
 
 __all__ = [
+    "COHORT_FAMILIES",
     "CONTENT_ITEMS",
     "INFRA_ITEMS",
     "PairEvidence",
     "SharedTokens",
+    "cohort_onsets",
     "keep_edges",
+    "new_onsets",
+    "profile_similarity",
     "score_pairs",
     "specificity",
 ]
 
 INFRA_ITEMS: tuple[str, ...] = ("ip_prefix", "ip", "api_key", "end_user", "user_agent")
 CONTENT_ITEMS: tuple[str, ...] = ("skeleton", "system")
+# Token families whose holders can start together as a cohort (content-conditioned onset).
+COHORT_FAMILIES: tuple[str, ...] = CONTENT_ITEMS
 # Largest infrastructure strength a shared user agent alone can give.
 UA_MAX_STRENGTH = 0.6
 # Weight each supporting timing item (onset, stop, hourly correlation) adds to an edge.
@@ -150,6 +161,19 @@ class PairEvidence:
         Index into ``models`` of the shared newly released model (-1 when none).
     new_model_dt : numpy.ndarray
         Seconds between the two accounts' first use of that model.
+    cohort : numpy.ndarray
+        Strength of the synchronous onset on a shared template or system prompt (0 when
+        it does not count); see :func:`cohort_onsets`.
+    cohort_family : numpy.ndarray
+        0 when the cohort was found on the template skeleton, 1 on the system prompt.
+    cohort_n, cohort_df : numpy.ndarray
+        Holders of that token who started within the cohort window of the pair, and all
+        its holders.
+    cohort_dt, cohort_day : numpy.ndarray
+        Seconds between the two first requests; day of the data (1 = first) they fell on.
+    topic_sim, behaviour_sim : numpy.ndarray
+        Cosine similarity of the topic distributions (NaN when unknown) and similarity
+        of volume, output length and chain-of-thought share, in [0, 1].
     models : list of str
         Names of the newly released models.
     tables : dict
@@ -169,6 +193,14 @@ class PairEvidence:
     hourly_r: np.ndarray
     new_model: np.ndarray
     new_model_dt: np.ndarray
+    cohort: np.ndarray
+    cohort_family: np.ndarray
+    cohort_n: np.ndarray
+    cohort_df: np.ndarray
+    cohort_dt: np.ndarray
+    cohort_day: np.ndarray
+    topic_sim: np.ndarray
+    behaviour_sim: np.ndarray
     models: list[str] = field(default_factory=list)
     tables: dict[str, TokenTable] = field(default_factory=dict)
 
@@ -195,6 +227,14 @@ class PairEvidence:
             hourly_r=self.hourly_r[idx],
             new_model=self.new_model[idx],
             new_model_dt=self.new_model_dt[idx],
+            cohort=self.cohort[idx],
+            cohort_family=self.cohort_family[idx],
+            cohort_n=self.cohort_n[idx],
+            cohort_df=self.cohort_df[idx],
+            cohort_dt=self.cohort_dt[idx],
+            cohort_day=self.cohort_day[idx],
+            topic_sim=self.topic_sim[idx],
+            behaviour_sim=self.behaviour_sim[idx],
             models=self.models,
             tables=self.tables,
         )
@@ -238,6 +278,27 @@ class PairEvidence:
                     "minutes",
                     f"active-minute Jaccard {self.minute_j[i]:.2f} "
                     f"({self.minute_j0[i]:.2f} if independent)",
+                )
+            )
+        if self.cohort[i] > 0:
+            family = COHORT_FAMILIES[int(self.cohort_family[i])]
+            label = "template" if family == "skeleton" else "system prompt"
+            out.append(
+                (
+                    "cohort",
+                    f"started together on day {int(self.cohort_day[i])} of the data "
+                    f"(first requests {self.cohort_dt[i] / 3600:.1f} h apart; "
+                    f"{int(self.cohort_n[i])} of {int(self.cohort_df[i])} holders of "
+                    f"{label} {fp_text(self.token(family, i))} started that day)",
+                )
+            )
+            topic = self.topic_sim[i]
+            topic_text = f"topic cosine {topic:.2f}, " if np.isfinite(topic) else ""
+            out.append(
+                (
+                    "profile",
+                    f"similar profile ({topic_text}"
+                    f"volume/output/CoT similarity {self.behaviour_sim[i]:.2f})",
                 )
             )
         if self.new_model[i] >= 0:
@@ -350,6 +411,150 @@ def _close(
     return np.where(ok, 1.0 - dt / limit, 0.0), np.where(ok, dt, np.nan)
 
 
+def new_onsets(prof: Profiles, cfg: LinkConfig) -> np.ndarray:
+    """Which accounts *started* inside the data (their onset is not the log's start).
+
+    Parameters
+    ----------
+    prof : Profiles
+        The population.
+    cfg : LinkConfig
+        ``cohort_margin_s`` and ``cohort_min_expected``.
+
+    Returns
+    -------
+    numpy.ndarray
+        bool per account: the first request lies at least ``cohort_margin_s`` after the
+        start of the data, and at the account's own rate (requests after the first over
+        its active span, at least an hour) it would have sent ``cohort_min_expected``
+        requests in that time had it been active from the start. Platforms (many end
+        users) never start as a cohort.
+    """
+    start = prof.window[0]
+    delay = prof.first_ts - start
+    span = np.maximum(prof.last_ts - prof.first_ts, HOUR_S)
+    rate = np.maximum(prof.n_events - 1.0, 0.0) / span
+    platform = prof.end_users >= cfg.platform_end_users
+    with np.errstate(invalid="ignore"):
+        ok = (delay >= cfg.cohort_margin_s) & (rate * delay >= cfg.cohort_min_expected)
+    return np.isfinite(delay) & ok & ~platform
+
+
+def profile_similarity(
+    prof: Profiles, a: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Topic and behaviour similarity of account pairs.
+
+    Parameters
+    ----------
+    prof : Profiles
+        The population.
+    a, b : numpy.ndarray
+        Row numbers of the pairs.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray, numpy.ndarray)
+        Topic cosine (NaN when either account has no topic counts); behaviour
+        similarity (mean of volume within 10x, mean output length within 4x and
+        chain-of-thought share, each in [0, 1]); and the profile similarity (the smaller
+        of the two: both must agree; behaviour alone when topics are unknown).
+    """
+    ta, tb = prof.topics[a], prof.topics[b]
+    na, nb = np.linalg.norm(ta, axis=1), np.linalg.norm(tb, axis=1)
+    known = (na > 0) & (nb > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        topic = np.where(known, (ta * tb).sum(axis=1) / (na * nb), np.nan)
+    ratio = np.maximum(prof.n_events[a], 1.0) / np.maximum(prof.n_events[b], 1.0)
+    vol = np.clip(1.0 - np.abs(np.log(ratio)) / np.log(10.0), 0.0, 1.0)
+    out_len = np.abs(np.log((prof.mean_completion[a] + 1.0) / (prof.mean_completion[b] + 1.0)))
+    out_sim = np.clip(1.0 - out_len / np.log(4.0), 0.0, 1.0)
+    cot = 1.0 - np.abs(prof.cot_share[a] - prof.cot_share[b])
+    behaviour = (vol + out_sim + cot) / 3.0
+    profile = np.where(known, np.minimum(np.nan_to_num(topic), behaviour), behaviour)
+    return topic, behaviour, profile
+
+
+def cohort_onsets(
+    prof: Profiles,
+    table: TokenTable,
+    best: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    new: np.ndarray,
+    cfg: LinkConfig,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Synchronous onset of account pairs on their strongest shared token.
+
+    For every token, the holders that started inside the data (:func:`new_onsets`) are
+    sorted by onset and the ``cohort_window_s`` window holding most of them is found:
+    that window's holders are the token's *cohort*.
+
+    Parameters
+    ----------
+    prof : Profiles
+        The population.
+    table : TokenTable
+        The token family (template skeletons or system prompts).
+    best : numpy.ndarray
+        Column of each pair's strongest shared token of that family (-1 when none).
+    a, b : numpy.ndarray
+        Row numbers of the pairs.
+    new : numpy.ndarray
+        :func:`new_onsets` per account.
+    cfg : LinkConfig
+        ``cohort_window_s``.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray, numpy.ndarray)
+        Per pair: the size of the token's cohort (0 unless both accounts are in it), the
+        token's holders in all, and the share of the window in the span where an onset
+        can lie (what a cohort of onsets spread evenly over the data would hold).
+    """
+    p = a.size
+    n_in = np.zeros(p, dtype=np.int64)
+    df = np.zeros(p, dtype=np.int64)
+    start, end = prof.window
+    w = cfg.cohort_window_s
+    expected = np.full(p, min(1.0, w / max(end - start - cfg.cohort_margin_s, w)))
+    has = best >= 0
+    if not has.any() or table.matrix.shape[1] == 0:
+        return n_in, df, expected
+    df[has] = table.df[best[has]]
+    ok = has & new[a] & new[b]
+    if not ok.any():
+        return n_in, df, expected
+    csc = table.matrix.tocsc()
+    rows = csc.indices
+    cols = np.repeat(np.arange(csc.shape[1]), np.diff(csc.indptr))
+    keep = new[rows]
+    rows, cols = rows[keep], cols[keep]
+    if rows.size == 0:
+        return n_in, df, expected
+    big = (end - start) + 4.0 * w + 1.0
+    rel = prof.first_ts[rows] - start
+    order = np.argsort(cols * big + rel, kind="stable")
+    keys = (cols * big + rel)[order]
+    c_sorted = cols[order]
+    # holders of the same token with onset in [t_i, t_i + w], for every holder i
+    count = np.searchsorted(keys, keys + w, side="right") - np.arange(keys.size)
+    n_cols = csc.shape[1]
+    best_count = np.zeros(n_cols, dtype=np.int64)
+    np.maximum.at(best_count, c_sorted, count)
+    # the earliest window reaching the best count of its token
+    is_best = count == best_count[c_sorted]
+    win_start = np.full(n_cols, np.inf)
+    np.minimum.at(win_start, c_sorted[is_best], keys[is_best] - c_sorted[is_best] * big)
+    col = best[ok]
+    ra = prof.first_ts[a[ok]] - start
+    rb = prof.first_ts[b[ok]] - start
+    lo, hi = win_start[col], win_start[col] + w
+    inside = (ra >= lo) & (ra <= hi) & (rb >= lo) & (rb <= hi)
+    n_in[ok] = np.where(inside, best_count[col], 0)
+    return n_in, df, expected
+
+
 def score_pairs(prof: Profiles, pairs: np.ndarray, cfg: LinkConfig) -> PairEvidence:
     """Evidence, kind strengths and edge weight for every candidate pair.
 
@@ -379,6 +584,8 @@ def score_pairs(prof: Profiles, pairs: np.ndarray, cfg: LinkConfig) -> PairEvide
         spec = specificity(table.df, cfg.df_floor, cfg.cap(n, family))
         if family == "user_agent" and table.df.size:
             spec = np.where(generic_user_agents(table), 0.0, spec)
+        if family in CONTENT_ITEMS and table.df.size:
+            spec = np.where(generic_tokens(table), 0.0, spec)
         shared[family] = _shared(table, a, b, spec)
     eu = shared["end_user"]
     no_eu = platform[a] | platform[b]
@@ -402,7 +609,33 @@ def score_pairs(prof: Profiles, pairs: np.ndarray, cfg: LinkConfig) -> PairEvide
         np.nan_to_num(hourly_r, nan=-1.0) >= cfg.hourly_min_corr, np.nan_to_num(hourly_r), 0.0
     )
     new_model, nm_best, nm_dt, models = _new_model(prof, a, b, cfg)
-    timing = np.maximum(minute, new_model)
+    # synchronous onset on a shared template / system prompt, among similar accounts
+    new = new_onsets(prof, cfg)
+    topic_sim, behaviour_sim, profile = profile_similarity(prof, a, b)
+    cohort = np.zeros(a.size)
+    cohort_family = np.zeros(a.size, dtype=np.int64)
+    cohort_n = np.zeros(a.size, dtype=np.int64)
+    cohort_df = np.zeros(a.size, dtype=np.int64)
+    for k, family in enumerate(COHORT_FAMILIES):
+        sh = shared[family]
+        best = np.where(sh.strength >= cfg.content_min, sh.best, -1)
+        n_in, df, expected = cohort_onsets(prof, prof.tokens[family], best, a, b, new, cfg)
+        share = n_in / np.maximum(df, 1)
+        ok = (
+            (n_in >= cfg.cohort_min_holders)
+            & (share >= cfg.cohort_min_share)
+            & (share >= cfg.cohort_concentration * expected)
+            & (profile >= cfg.cohort_min_profile)
+        )
+        s_k = np.where(ok, np.minimum(share, 1.0) * (0.5 + 0.5 * profile), 0.0)
+        better = s_k > cohort
+        cohort = np.where(better, s_k, cohort)
+        cohort_family = np.where(better, k, cohort_family)
+        cohort_n = np.where(better, n_in, cohort_n)
+        cohort_df = np.where(better, df, cohort_df)
+    cohort_dt = np.abs(prof.first_ts[a] - prof.first_ts[b])
+    cohort_day = np.floor((np.minimum(prof.first_ts[a], prof.first_ts[b]) - start) / 86_400.0) + 1
+    timing = np.maximum(np.maximum(minute, new_model), cohort)
     # onset, stop and hourly correlation happen by chance too (an office opens at nine):
     # they only support a link that two kinds already make
     support = SUPPORT_WEIGHT * ((onset > 0).astype(float) + (stop > 0) + (hourly > 0))
@@ -430,6 +663,14 @@ def score_pairs(prof: Profiles, pairs: np.ndarray, cfg: LinkConfig) -> PairEvide
         hourly_r=np.where(hourly > 0, hourly_r, np.nan),
         new_model=nm_best,
         new_model_dt=nm_dt,
+        cohort=cohort,
+        cohort_family=cohort_family,
+        cohort_n=cohort_n,
+        cohort_df=cohort_df,
+        cohort_dt=np.where(cohort > 0, cohort_dt, np.nan),
+        cohort_day=np.where(cohort > 0, cohort_day, np.nan),
+        topic_sim=topic_sim,
+        behaviour_sim=behaviour_sim,
         models=models,
         tables=prof.tokens,
     )

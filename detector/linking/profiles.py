@@ -11,7 +11,8 @@ by id, so every result is independent of dict order):
   end users, models), valued by the share of the account's traffic on the token, with
   each token's document frequency (how many accounts hold it);
 * :class:`Profiles` - those tables plus onset, end, volume, the MinHash matrix, the
-  estimated number of active minutes and the hourly activity matrix.
+  estimated number of active minutes, the hourly activity matrix, the topic
+  distribution and the behaviour (mean output length, chain-of-thought share).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from detector.aggregates import HOUR_S, MINHASH_PERM, AccountState
+from detector.aggregates import ADDITIVE, HOUR_S, MINHASH_PERM, N_TOPICS, AccountState
 
 __all__ = ["EXACT_SETS", "HEAVY_HITTERS", "Profiles", "TokenTable", "build_profiles"]
 
@@ -33,6 +34,8 @@ HEAVY_HITTERS: tuple[str, ...] = ("ip_prefix", "user_agent", "skeleton", "system
 # Exact small sets (HyperLogLogs still in their exact sparse mode), valued 1 / set size.
 EXACT_SETS: tuple[str, ...] = ("ip", "api_key", "end_user")
 _U64_MAX = float(np.iinfo(np.uint64).max)
+_COMPLETION = list(ADDITIVE).index("sum_completion_tokens")
+_COT = list(ADDITIVE).index("n_cot")
 
 
 @dataclass(slots=True)
@@ -84,6 +87,13 @@ class Profiles:
         Estimated distinct end users.
     tokens : dict
         Family name -> :class:`TokenTable`.
+    topics : numpy.ndarray
+        ``(accounts, topics)`` share of the account's prompts on each topic (rows of
+        zeros when the state has no topic counts).
+    mean_completion : numpy.ndarray
+        Mean completion tokens per request.
+    cot_share : numpy.ndarray
+        Share of requests whose text elicits chain of thought.
     model_first : dict
         Model name -> per-account first use (NaN when unknown); empty when the states do
         not record per-model first use.
@@ -102,6 +112,9 @@ class Profiles:
     start_hour: int
     end_users: np.ndarray
     tokens: dict[str, TokenTable]
+    topics: np.ndarray = field(default_factory=lambda: np.zeros((0, N_TOPICS)))
+    mean_completion: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    cot_share: np.ndarray = field(default_factory=lambda: np.zeros(0))
     model_first: dict[str, np.ndarray] = field(default_factory=dict)
     window: tuple[float, float] = (0.0, 0.0)
 
@@ -204,6 +217,16 @@ def build_profiles(
     else:
         sig = np.empty((0, MINHASH_PERM), dtype=np.uint64)
     denom = np.maximum(n_events, 1.0)
+    comp = np.array([st.counts[_COMPLETION] for st in ordered], dtype=np.float64)
+    cot = np.array([st.counts[_COT] for st in ordered], dtype=np.float64)
+    if n:
+        topic_counts = np.stack([st.topic_hist for st in ordered]).astype(np.float64)
+    else:
+        topic_counts = np.zeros((0, N_TOPICS))
+    topic_tot = topic_counts.sum(axis=1, keepdims=True)
+    topics = np.divide(
+        topic_counts, topic_tot, out=np.zeros_like(topic_counts), where=topic_tot > 0
+    )
 
     heavy: dict[str, tuple[list[int], list[object], list[float]]] = {}
     for name in HEAVY_HITTERS:
@@ -301,6 +324,9 @@ def build_profiles(
         start_hour=start_hour,
         end_users=end_users,
         tokens=tokens,
+        topics=topics,
+        mean_completion=comp / denom,
+        cot_share=np.minimum(cot / denom, 1.0),
         model_first=model_first_cols,
         window=window,
     )

@@ -107,6 +107,18 @@ def summarize_evidence(ev: PairEvidence, idx: np.ndarray) -> tuple[list[str], st
             "moved together to a new model: " + ", ".join(f"{m} ({k} links)" for m, k in names)
         )
         short.append(f"moved together to {names[0][0]}")
+    cohort = ev.cohort[idx] > 0
+    if cohort.any():
+        day = int(np.nanmin(ev.cohort_day[idx][cohort]))
+        beh = float(np.median(ev.behaviour_sim[idx][cohort]))
+        lines.append(
+            f"synchronous onset on a shared template or system prompt on {int(cohort.sum())} "
+            f"of {total} links (started together on day {day} of the data, median "
+            f"{float(np.median(ev.cohort_dt[idx][cohort])) / 3600:.1f} h apart; similar "
+            f"topics and behaviour, median similarity {beh:.2f})"
+        )
+        if cohort.sum() >= MIN_SHORT_SHARE * total:
+            short.append(f"synchronous onset on day {day}")
     onset = np.isfinite(ev.onset_dt[idx])
     if onset.any():
         lines.append(f"simultaneous first requests on {int(onset.sum())} of {total} links")

@@ -64,6 +64,8 @@ class AccountSpec:
         Distinct prompts / requests.
     model_switch : tuple of (str, float), optional
         A second model and the time from which the account uses it.
+    topics : list of float
+        Share of prompts on topic ids 0, 1, 2, ... (empty: no topic counts).
     """
 
     account_id: str
@@ -83,6 +85,7 @@ class AccountSpec:
     distinct_prompt_ratio: float = 0.9
     model_switch: tuple[str, float] | None = None
     api_keys: list[str] = field(default_factory=list)
+    topics: list[float] = field(default_factory=list)
 
 
 def _prefix(ip: str) -> str:
@@ -190,6 +193,10 @@ def build_states(specs: list[AccountSpec]) -> dict[str, AccountState]:
         st = AccountState()
         st.counts = table[k]
         st.hour_of_day = hod[k]
+        if s.topics:
+            share = np.zeros(st.topic_hist.size)
+            share[: len(s.topics)] = np.asarray(s.topics[: share.size], dtype=np.float64)
+            st.topic_hist = np.round(share / max(share.sum(), 1e-12) * lens[k]).astype(np.int64)
         t = times[bounds[k] : bounds[k + 1]]
         st.first_ts = float(t[0])
         st.last_ts = float(t[-1])

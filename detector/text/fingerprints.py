@@ -20,7 +20,7 @@ any constant here is a breaking change for stored HyperLogLogs and links).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import xxhash
@@ -80,6 +80,7 @@ SK_FALLBACK_WORDS = 8
 # A segment ends at a newline, or at ':' '.' '?' '!' followed by whitespace.
 _BREAK = re.compile(rb"\n|[:.?!;](?=\s)")
 _LAST_BREAK = re.compile(rb"(?s:.*)(?:\n|[:.?!;](?=\s))")
+_SPACE = re.compile(rb"\s*")
 # Bytes taken from each end of the text for the fallback skeleton's first / last words.
 _FALLBACK_SPAN = 160
 
@@ -114,21 +115,122 @@ _MARKERS = frozenset(
     describe complete continue fill blank example examples multiple choice
     """.split()
 )
+# A reasoning request ("think step by step", "show your reasoning", "reason carefully"):
+# the part harvesting templates share, so a segment holding one is preferred as the
+# fixed part, and is the only instruction looked for past a numbering / answer label.
+_REASONING_NOUNS = frozenset(b"reasoning rationale justify justification".split())
+_REASONING_VERBS = frozenset(b"think reason work walk".split())
+_REASONING_HOW = frozenset(b"step steps carefully through aloud".split())
+_REASONING_BONUS = 0.1
+
+
+def _asks_reasoning(words: list[bytes]) -> bool:
+    """Whether masked words hold a reasoning request (not just the word "think")."""
+    ws = set(words)
+    if not _REASONING_NOUNS.isdisjoint(ws):
+        return True
+    if b"step" in ws and b"by" in ws:
+        return True
+    return not _REASONING_VERBS.isdisjoint(ws) and not _REASONING_HOW.isdisjoint(ws)
+
+
+# Words of a numbering or slot label ("Q3:", "Question 12.", "Answer:", "Item (b)"):
+# a segment made only of these (and masked numbers) frames the fill-in, it is not the
+# template's instruction.
+_LABELS = frozenset(
+    b"""
+    q a question questions answer answers problem item task exercise no nr number part
+    input output response solution example prompt query instance sample case
+    """.split()
+)
+_LABEL_MAX_WORDS = 4
+_LABEL_MAX_BYTES = 40
+_ROMAN = re.compile(rb"[ivx]{1,4}")
+# Enumerators at the start of a line: "(a)", "a)", "b.", "(iv)", "iv.", "#3", "3)", "3.".
+_ENUM = re.compile(
+    rb"(?m)^[ \t]*(?:\(\s*(?:[a-z]|[ivx]{1,4}|\d{1,4})\s*\)|(?:[a-z]|[ivx]{1,4})[.)](?=\s|$)"
+    rb"|#\s?\d{1,4}|\d{1,4}[.)](?=\s|$))"
+)
+#: Segments examined at each end when label segments are skipped.
+SK_MAX_SEGMENTS = 8
 
 
 def _mask_words(seg: bytes) -> list[bytes]:
     for needle, pat in _MASKS:
         if needle in seg:
             seg = pat.sub(b" 0 ", seg)
+    seg = _ENUM.sub(b" 0 ", seg)
     return _NUMBER.sub(b" 0 ", seg).translate(WORD_TABLE).split()
 
 
 def _instruction_score(words: list[bytes]) -> float:
-    """Share of template marker words in a segment (0 if none or too long)."""
+    """Share of template marker words in a segment (0 if none or too long).
+
+    A segment holding a reasoning request gets :data:`_REASONING_BONUS` more.
+    """
     if not words or len(words) > SK_SEG_MAX_WORDS:
         return 0.0
     hits = len(_MARKERS.intersection(words))
-    return hits / (len(words) + 2) if hits else 0.0
+    if not hits:
+        return 0.0
+    bonus = _REASONING_BONUS if _asks_reasoning(words) else 0.0
+    return hits / (len(words) + 2) + bonus
+
+
+def _plain_words(seg: bytes) -> list[bytes]:
+    """Words of a segment, punctuation removed (nothing masked): enough to score it."""
+    return seg.translate(WORD_TABLE).split()
+
+
+def _label_words(seg: bytes) -> list[bytes] | None:
+    """Masked words of a numbering / slot label segment ("q 0", "answer 0"), else None.
+
+    A label is at most :data:`_LABEL_MAX_WORDS` words (:data:`_LABEL_MAX_BYTES` bytes),
+    each a label word, a masked number or enumerator, a single letter or a roman
+    numeral, with at least one label word.
+    """
+    if len(seg) > _LABEL_MAX_BYTES:
+        return None
+    words = _mask_words(seg)
+    if not words or len(words) > _LABEL_MAX_WORDS or _LABELS.isdisjoint(words):
+        return None
+    ok = all(
+        w == b"0" or w in _LABELS or len(w) == 1 or _ROMAN.fullmatch(w) is not None for w in words
+    )
+    return words if ok else None
+
+
+def _head_segments(span: bytes) -> Iterator[tuple[bytes, bytes, bool, int]]:
+    """Non-blank segments of ``span`` from the start, lazily.
+
+    Yields the segment, the break that ends it (``b""`` at the end), whether a newline
+    follows it before the next segment, and the byte position where the next one starts.
+    """
+    pos, n = 0, len(span)
+    while pos < n:
+        m = _BREAK.search(span, pos)
+        if m is None:
+            yield span[pos:], b"", True, n
+            return
+        nxt = _SPACE.match(span, m.end()).end()  # type: ignore[union-attr]
+        brk = span[m.start() : m.start() + 1]
+        eol = brk == b"\n" or b"\n" in span[m.end() : nxt]
+        if span[pos : m.start()].strip():
+            yield span[pos : m.start()], brk, eol, nxt
+        pos = nxt
+
+
+def _tail_segments(span: bytes) -> Iterator[tuple[bytes, int]]:
+    """Non-blank segments of ``span`` from the end, lazily, with their start position."""
+    end = len(span)
+    while end > 0:
+        m = _LAST_BREAK.match(span, 0, end)
+        start = _SPACE.match(span, m.end() if m is not None else 0, end).end()  # type: ignore[union-attr]
+        if span[start:end].strip():
+            yield span[start:end], start
+        if m is None:
+            return
+        end = m.end() - 1  # the break itself
 
 
 def skeleton_fp_lines(lines: bytes) -> int:
@@ -160,39 +262,92 @@ def skeleton_material(lines: bytes) -> bytes:
     Returns
     -------
     bytes
-        A tag (``H`` head segment, ``T`` tail segment, ``F`` fallback) and the masked
-        words that identify the template; ``b""`` for empty text.
+        A tag (``H`` head segment, ``T`` tail segment, ``L`` label frame, ``F``
+        fallback) and the masked words that identify the template; ``b""`` for empty
+        text.
 
     Notes
     -----
-    The text is cut into a *head segment* (up to the first newline or ``: . ? ! ;``
-    followed by whitespace) and a *tail segment* (after the last such break), each
-    looked for in the first / last :data:`SK_SPAN` bytes. A segment of at most
-    :data:`SK_SEG_MAX_WORDS` words that contains template marker words ("question",
-    "answer", "translate", "step", "following", ...) is taken to be the fixed part:
-    the skeleton is the hash of that segment after masking numbers, quoted strings,
-    URLs, e-mails, code and ``$math$``; the head wins ties. When neither end looks like
-    an instruction (most free-form prompts) the skeleton is the hash of the first and
-    last :data:`SK_FALLBACK_WORDS` masked words, which still makes prompts whose fill-ins
-    are numbers, quotes, URLs or code collide.
+    The text is cut into segments at newlines and at ``: . ? ! ;`` followed by
+    whitespace (the first / last :data:`SK_SPAN` bytes are examined). Numbers,
+    enumerators at the start of a line (``1.``, ``(a)``, ``iv)``, ``#3``), quoted
+    strings, URLs, e-mails, code and ``$math$`` are masked.
+
+    *Label* segments - at most :data:`_LABEL_MAX_WORDS` words that are all numbering or
+    slot labels (``Q3:``, ``Question 12.``, ``Item (b)``, ``Answer:``) - are skipped at
+    both ends; the rest of the line after a leading ``label:`` is the fill-in slot. The
+    *head* is the first segment left, the *tail* the last one (neither inside the
+    slot); one found past a label must ask for reasoning (or, the head, end with a
+    colon), else it is taken for the item. A segment of at most
+    :data:`SK_SEG_MAX_WORDS` words is scored by its share of template marker words
+    ("question", "answer", "translate", "step", "following", ...), +0.5 when the head
+    ends with a colon ("instruction: {fill-in}") and +0.1 when it asks for reasoning
+    ("think step by step", "show your reasoning"). The skipped labels are a third
+    candidate, the *frame* (``Question: {x}\\nAnswer:``), scored by its first and last
+    label. The best of head, tail and frame (ties in that order) is the skeleton, so
+    the numbering, the item filled in and whitespace do not change the skeleton of a
+    numbered question/answer frame. When none scores (most free-form prompts) it is the
+    first and last :data:`SK_FALLBACK_WORDS` masked words, which still makes prompts
+    whose fill-ins are numbers, quotes, URLs or code collide.
     """
     if not lines:
         return b""
     head = lines[:SK_SPAN]
-    m = _BREAK.search(head)
-    if m is not None:
-        tail = lines[-SK_SPAN:]
-        last = _LAST_BREAK.match(tail)
-        h_seg = head[: m.start()]
-        t_seg = tail[last.end() :] if last is not None else b""
-        h_score = _instruction_score(h_seg.translate(WORD_TABLE).split())
-        if h_score and head[m.start() : m.start() + 1] == b":":
+    if _BREAK.search(head) is not None:
+        labels: list[bytes] = []
+        l_score = 0.0  # the label frame: its first head / last tail label scored
+        h_seg = b""
+        h_colon = False
+        h_end = 0  # where the head candidate (or the slot after a label) ends
+        slot = False
+        segs = _head_segments(head)
+        for k, (seg, brk, _eol, nxt) in enumerate(segs):
+            if k >= SK_MAX_SEGMENTS:
+                break
+            words = _label_words(seg)
+            if words is not None:
+                if not labels:
+                    l_score = _instruction_score(words)
+                labels.extend(words)
+                h_end = nxt
+                if brk == b":":
+                    # "label: {fill-in}": the slot runs to the end of its line
+                    slot = True
+                    for _seg, _brk, eol, nxt2 in segs:
+                        h_end = nxt2
+                        if eol:
+                            break
+                    break
+                continue
+            h_seg, h_colon, h_end = seg, brk == b":", nxt
+            if labels and not h_colon and not _asks_reasoning(_plain_words(seg)):
+                h_seg = b""  # after a label: an instruction ends in ':' or asks to reason
+            break
+        offset = max(len(lines) - SK_SPAN, 0)
+        t_seg = b""
+        t_labels: list[bytes] = []
+        for k, (seg, start) in enumerate(_tail_segments(lines[offset:])):
+            if k >= SK_MAX_SEGMENTS or offset + start < h_end:
+                break  # reached the head candidate or the slot
+            words = _label_words(seg)
+            if words is not None:
+                if not t_labels:
+                    l_score = max(l_score, _instruction_score(words))
+                t_labels[:0] = words
+                continue
+            if not t_labels or _asks_reasoning(_plain_words(seg)):
+                t_seg = seg  # before a label: only a reasoning request
+            break
+        h_score = 0.0 if slot or not h_seg else _instruction_score(_plain_words(h_seg))
+        if h_score and h_colon:
             h_score += 0.5  # "instruction: {fill-in}"
-        t_score = _instruction_score(t_seg.translate(WORD_TABLE).split())
-        if h_score and h_score >= t_score:
+        t_score = _instruction_score(_plain_words(t_seg)) if t_seg else 0.0
+        if h_score and h_score >= max(t_score, l_score):
             return b"H\x00" + b" ".join(_mask_words(h_seg))
-        if t_score:
+        if t_score and t_score >= l_score:
             return b"T\x00" + b" ".join(_mask_words(t_seg))
+        if labels or t_labels:
+            return b"L\x00" + b" ".join(labels) + b"\x00" + b" ".join(t_labels)
     k = SK_FALLBACK_WORDS
     if len(lines) <= 2 * _FALLBACK_SPAN:
         words = _mask_words(lines)

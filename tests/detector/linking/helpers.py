@@ -63,3 +63,59 @@ def hydra(
             )
         )
     return out
+
+
+def swarm(
+    rng: np.random.Generator,
+    n: int,
+    tag: str = "swarm",
+    *,
+    skeleton: int = 0x5A5A5A5A12345678,
+    onset: float = T0 + 1.3 * DAY,
+    onset_spread: float = 8 * 3600.0,
+    days: float = 1.5,
+) -> list[AccountSpec]:
+    """A content swarm: own residential IP and browser UA each, human rhythm, low volume,
+    one prompt skeleton, all starting on one day (not at the start of the data)."""
+    out = []
+    for j in range(n):
+        a0 = onset + rng.uniform(0, onset_spread)
+        k = int(rng.integers(12, 40))
+        day = np.floor(rng.uniform(0, days, k))
+        t = np.sort(a0 + day * DAY + rng.uniform(0, 10 * 3600, k))
+        out.append(
+            AccountSpec(
+                f"{tag}-{j:03d}",
+                t,
+                [f"{int(rng.choice([24, 67, 73, 98]))}.{rng.integers(256)}.{j}.{j % 250 + 1}"],
+                f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/{120 + j % 9}.0",
+                [skeleton],
+                None,
+                cot_share=float(rng.uniform(0.7, 0.95)),
+                completion_mean=float(rng.uniform(1200, 1800)),
+                distinct_prompt_ratio=1.0,
+                topics=[0.6, 0.3, 0.1],
+            )
+        )
+    return out
+
+
+def background_long(rng: np.random.Generator, n: int, tag: str = "bg") -> list[AccountSpec]:
+    """Independent accounts over three days (own prefixes, SDK UAs, own templates)."""
+    out = []
+    for i in range(n):
+        a0 = rng.uniform(T0, T0 + 2.5 * DAY)
+        t = np.sort(rng.uniform(a0, min(a0 + rng.uniform(2, 30) * 3600, T0 + 3 * DAY), 30))
+        out.append(
+            AccountSpec(
+                f"{tag}-{i:04d}",
+                t,
+                [f"73.{rng.integers(256)}.{rng.integers(256)}.{rng.integers(1, 255)}"],
+                "OpenAI/Python 1.54.4",
+                [int(rng.integers(1, 2**62))],
+                DEFAULT_SYSTEM_FP if rng.random() < 0.4 else None,
+                cot_share=float(rng.uniform(0, 0.15)),
+                topics=list(rng.dirichlet(np.ones(3))),
+            )
+        )
+    return out

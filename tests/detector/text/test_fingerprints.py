@@ -187,3 +187,50 @@ def test_fingerprints_are_deterministic_across_processes() -> None:
         )
         outs.add(res.stdout.strip())
     assert outs == {f"{exact_fp(text)} {skeleton_fp(text)} {nd_key(text)}"}
+
+
+def _swarm_frames(rng: random.Random) -> dict[str, list[str]]:
+    """One numbered question/answer frame per family; items and numbering vary."""
+    ask = "Work through your reasoning step by step before you commit to an answer."
+    letters = "abcdefgh"
+    romans = ["i", "ii", "iii", "iv", "v", "vi", "vii", "viii"]
+    out: dict[str, list[str]] = {
+        "q-slot-a": [],
+        "numbered-list": [],
+        "lettered": [],
+        "roman": [],
+        "instruction-first": [],
+        "labels-only": [],
+    }
+    for k, q in enumerate(QUESTIONS):
+        n = rng.randint(1, 400)
+        other = QUESTIONS[(k + 3) % len(QUESTIONS)]
+        out["q-slot-a"].append(f"Q{n}: {q}\n{ask}\nA{n}:")
+        out["numbered-list"].append(f"{n}. {q}\n{n + 1}. {other}\n\n{ask}")
+        out["lettered"].append(f"({letters[k]})  {q}\n{ask}")
+        out["roman"].append(f"{romans[k]}) {q}\n   {ask}")
+        out["instruction-first"].append(f"Problem #{n}\n{ask}:\n{q}")
+        out["labels-only"].append(f"Item {n}.\nQuestion: {q}\nAnswer {n}:")
+    return out
+
+
+def test_skeleton_ignores_numbering_items_and_whitespace_in_numbered_frames() -> None:
+    fams = _swarm_frames(random.Random(5))
+    tops = {}
+    for name, items in fams.items():
+        skeletons = Counter(skeleton_fp(t) for t in items)
+        assert len(skeletons) == 1, (name, [skeleton_material(prepare(t).lines) for t in items])
+        tops[name] = skeletons.most_common(1)[0][0]
+    # the frame's reasoning request is the skeleton, whatever the numbering style
+    material = skeleton_material(prepare(fams["q-slot-a"][0]).lines)
+    assert material.startswith(b"T\x00work through your reasoning step by step")
+    assert skeleton_material(prepare(fams["labels-only"][0]).lines) == (
+        b"L\x00item 0 question\x00answer 0"
+    )
+    # frames stay apart from the existing families and from free-form prompts
+    others = {
+        Counter(map(skeleton_fp, v)).most_common(1)[0][0]
+        for v in _families(rng=random.Random(6)).values()
+    }
+    assert not set(tops.values()) & others
+    assert not set(tops.values()) & {skeleton_fp(t) for t in UNRELATED}
