@@ -4,8 +4,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo_out
+EVAL_OUT ?= eval_out
+EVAL_GENERATOR ?= wide
+EVAL_ARGS ?=
 
-.PHONY: install test lint format bench demo sample-logs clean
+.PHONY: install test lint format bench demo eval sample-logs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -37,5 +40,9 @@ sample-logs: $(STAMP)
 demo: $(STAMP)
 	bash scripts/demo.sh
 
+# leave-one-kind-out evaluation: per-kind table -> $(EVAL_OUT)/loko.md and loko.json
+eval: $(STAMP)
+	$(BIN)/python -m distillsim.loko --generator $(EVAL_GENERATOR) --out $(EVAL_OUT) $(EVAL_ARGS)
+
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(DEMO_OUT) $(EVAL_OUT) .pytest_cache build *.egg-info

@@ -10,10 +10,13 @@ import click
 __all__ = ["simulate_cmd"]
 
 
-def _parse_mix(text: str | None) -> dict[str, float] | None:
+def _parse_mix(text: str | None, generator: str = "legacy") -> dict[str, float] | None:
     if not text:
         return None
-    from detector.simulate.profiles import DEFAULT_MIX
+    if generator == "wide":
+        from distillsim import DEFAULT_MIX
+    else:
+        from detector.simulate.profiles import DEFAULT_MIX
 
     mix = dict(DEFAULT_MIX)
     for part in text.split(","):
@@ -91,6 +94,20 @@ def _parse_mix(text: str | None) -> dict[str, float] | None:
     help="Extra blatant harvesters (30-240 CoT or top_logprobs=20 requests a minute from their "
     "first minute), on their own random streams: other accounts are unchanged.",
 )
+@click.option(
+    "--generator",
+    type=click.Choice(["legacy", "wide"]),
+    default="legacy",
+    show_default=True,
+    help="legacy: detector.simulate (fixed per-kind profiles); wide: distillsim "
+    "(every parameter drawn per seed from wide ranges, 21 kinds; writes <stem>.params.json "
+    "instead of meta; --target-events, --events-scale, --workers and --blatant do not apply).",
+)
+@click.option(
+    "--exclude-kinds",
+    default="",
+    help="wide only: comma-separated kinds to leave out (their share is renormalised).",
+)
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 def simulate_cmd(
     seed: int,
@@ -105,13 +122,22 @@ def simulate_cmd(
     compress_level: int | None,
     workers: int,
     blatant: int,
+    generator: str,
+    exclude_kinds: str,
     quiet: bool,
 ) -> None:
     """Simulate an LLM provider's traffic (benign look-alikes and distillers) with labels."""
-    from detector.simulate.generate import SimConfig, simulate, write_simulation
-
     if accounts < 1 or days <= 0:
         raise click.BadParameter("--accounts must be >= 1 and --days > 0")
+    if generator == "wide":
+        _simulate_wide(
+            seed, days, accounts, fmt, out, start, mix, exclude_kinds, compress_level, quiet
+        )
+        return
+    if exclude_kinds:
+        raise click.BadParameter("--exclude-kinds needs --generator wide")
+    from detector.simulate.generate import SimConfig, simulate, write_simulation
+
     config = SimConfig(
         seed=seed,
         days=days,
@@ -151,5 +177,51 @@ def simulate_cmd(
         f"({res['bytes'] / 1e6:.1f} MB) in {total:.1f}s "
         f"[plan {t_plan:.1f}s, write {res['events'] / max(t_write, 1e-9):,.0f} events/s]; "
         f"labels {res['labels']}, meta {res['meta']}"
+    )
+    sys.stdout.flush()
+
+
+def _simulate_wide(
+    seed: int,
+    days: float,
+    accounts: int,
+    fmt: str,
+    out: str,
+    start: str,
+    mix: str | None,
+    exclude_kinds: str,
+    compress_level: int | None,
+    quiet: bool,
+) -> None:
+    """``--generator wide``: run :mod:`distillsim` and write logs plus sidecars."""
+    from distillsim import KINDS, WideConfig, generate, write
+
+    excluded = tuple(k.strip() for k in exclude_kinds.split(",") if k.strip())
+    for name in excluded:
+        if name not in KINDS:
+            raise click.BadParameter(f"unknown kind {name!r}; kinds: {', '.join(KINDS)}")
+    config = WideConfig(
+        seed=seed,
+        accounts=accounts,
+        days=days,
+        start=start,
+        mix=_parse_mix(mix, "wide"),
+        exclude_kinds=excluded,
+    )
+    t0 = time.perf_counter()
+    if not quiet:
+        click.echo(
+            f"[wide] generating {accounts} accounts over {days:g} days (seed {seed}) ...", err=True
+        )
+    sim = generate(config)
+    t1 = time.perf_counter()
+    paths = write(sim, out, fmt=fmt, compress_level=compress_level or 6)
+    n_distill = int((sim.labels["label"] == "distill").sum())
+    n_camp = sim.labels.loc[sim.labels["campaign_id"] != "", "campaign_id"].nunique()
+    click.echo(
+        f"wrote {len(sim.events):,} {fmt} events for {len(sim.labels)} accounts "
+        f"({n_distill} distill, {n_camp} campaigns) to {paths['events']} in "
+        f"{time.perf_counter() - t0:.1f}s [generate {t1 - t0:.1f}s]; "
+        f"labels {paths['labels']}, params {paths['params']}"
     )
     sys.stdout.flush()
