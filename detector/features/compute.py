@@ -174,6 +174,10 @@ def features_from_state(state: AccountState, as_of: float) -> dict[str, float]:
         "end_user_share": _share(g("n_has_end_user"), n),
         "requests_per_end_user": n / max(distinct_end_users, 1.0),
         "cot_requests_per_cot_end_user": _share(g("n_cot_end_user"), sk["cot_end_user"]),
+        "cot_end_user_concentration": _share(
+            _share(g("n_cot_end_user"), sk["cot_end_user"]),
+            _share(g("n_has_end_user"), distinct_end_users),
+        ),
         "distinct_models": sk["model"],
         "mcq_share": _share(g("n_mcq"), n),
         "short_answer_share": _share(g("n_short_answer"), n),

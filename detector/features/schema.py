@@ -336,6 +336,14 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "infrastructure",
         "chain-of-thought requests per end user sending them (harvesters hidden behind a reseller)",
     ),
+    F(
+        "cot_end_user_concentration",
+        "float64",
+        "ratio",
+        "infrastructure",
+        "chain-of-thought requests per end user sending them, over requests per end user "
+        "(above 1: a few heavy end users do the reasoning requests, as behind a reseller)",
+    ),
     F("distinct_models", "float64", "1", "infrastructure", "distinct models used", None),
     # legitimate look-alike signals
     F(

@@ -80,6 +80,7 @@ BENIGN_DEFAULTS: Mapping[str, float] = {
     "end_user_share": 0.0,
     "requests_per_end_user": 40.0,
     "cot_requests_per_cot_end_user": 0.0,
+    "cot_end_user_concentration": 0.0,
     "distinct_models": 2.0,
     # legit look-alike signals: mostly absent
     "mcq_share": 0.02,
