@@ -6,8 +6,8 @@
 
 Procedure
 ---------
-1. Two populations are simulated from different seeds, TRAIN (``--train-seed``, 2027) and
-   TEST (``--test-seed``, 2028), each written as a LiteLLM export to a temporary directory
+1. Two populations are simulated from different seeds, TRAIN (``--train-seed``, 3031) and
+   TEST (``--test-seed``, 3032), each written as a LiteLLM export to a temporary directory
    and audited **once** with the library (:func:`detector.audit.pipeline.build_states`
    -> :func:`detector.features.feature_frame` -> :func:`detector.linking.link_accounts`).
    States, features, cluster verdicts and rule set stay in memory; nothing is re-parsed.
@@ -103,8 +103,8 @@ class LokoConfig:
     """
 
     generator: str = "wide"
-    train_seed: int = 2027
-    test_seed: int = 2028
+    train_seed: int = 3031
+    test_seed: int = 3032
     accounts: int = 1500
     days: float = 3.0
     kinds: Sequence[str] | None = None
@@ -614,8 +614,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point (``make eval``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--generator", choices=("wide", "legacy"), default="wide")
-    parser.add_argument("--train-seed", type=int, default=2027)
-    parser.add_argument("--test-seed", type=int, default=2028)
+    parser.add_argument("--train-seed", type=int, default=3031)
+    parser.add_argument("--test-seed", type=int, default=3032)
     parser.add_argument("--accounts", type=int, default=1500)
     parser.add_argument("--days", type=float, default=3.0)
     parser.add_argument("--out", default="eval_out", help="directory for loko.md / loko.json")
