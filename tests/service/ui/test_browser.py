@@ -147,6 +147,14 @@ def test_sign_in_and_every_page(page: Any, ui_populated: Populated) -> None:
     page.get_by_label("Severity").select_option("critical")
     expect(page.locator("#queue-range")).to_contain_text("alerts match")
     page.wait_for_url(re.compile(r"severity=critical"))
+    # the URL changes before the filtered rows replace the old ones: wait for the table
+    page.wait_for_function(
+        """() => {
+          const cells = [...document.querySelectorAll('#alert-rows tr td:nth-child(2)')];
+          return cells.length > 0 && cells.every((td) => td.innerText.trim() === 'Critical');
+        }""",
+        timeout=10_000,
+    )
     sev = page.locator("#alert-rows tr td:nth-child(2)").all_inner_texts()
     assert sev and all(s.strip() == "Critical" for s in sev)
     assert "severity=critical" in (page.locator("#csv-link").get_attribute("href") or "")
