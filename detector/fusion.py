@@ -287,9 +287,8 @@ def fuse(
             reasons.append(
                 f"isolation forest: more anomalous than {anomaly * 100:.1f}% of accounts"
             )
-        if spared_hits or purpose >= cfg.purpose_floor:
-            for text in purpose_text(ev, cfg.purpose_floor):
-                reasons.append(text)
+        if spared:
+            reasons += purpose_text(ev, cfg.purpose_floor)
             for hit in spared_hits:
                 reasons.append(f"rule '{hit.title}' ({hit.level}) spared: legitimate purpose")
         reasons += [_standout_text(s) for s in standouts]
