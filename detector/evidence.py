@@ -29,6 +29,7 @@ population-relative input is the volume percentile, computed within the frame gi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -276,7 +277,7 @@ def _purpose_scores(
     }
 
 
-def purpose_text(row: pd.Series, floor: float = 0.5) -> list[str]:
+def purpose_text(row: Mapping[str, float], floor: float = 0.5) -> list[str]:
     """Readable look-alike purposes of one evidence row (scores at or above ``floor``)."""
     out = []
     for name, meaning in _PURPOSES.items():

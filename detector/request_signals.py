@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from detector.evidence import EvidenceConfig
+from detector.fusion import FusionConfig
 from detector.text import COT_THRESHOLD, text_signals
 
 __all__ = [
@@ -62,9 +64,10 @@ LIVE_REVIEW = 0.5
 LIVE_THROTTLE = 0.75
 LIVE_ACTION_CAP = "throttle"
 #: look-alike purpose of the standing verdict from which request evidence cannot act
-PURPOSE_FLOOR = 0.5
-#: share of the request-level risk removed at full purpose evidence
-PURPOSE_DISCOUNT = 0.85
+#: (the floor from which fusion spares weak rules)
+PURPOSE_FLOOR = FusionConfig().purpose_floor
+#: share of the request-level risk removed at full purpose evidence (as for harvest evidence)
+PURPOSE_DISCOUNT = EvidenceConfig().purpose_discount
 
 _RANK = {"allow": 0, "review": 1, "throttle": 2, "block": 3}
 
