@@ -11,7 +11,16 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["ALERTNAME_ACCOUNT", "ALERTNAME_CLUSTER", "account_alert", "fingerprint", "rfc3339"]
+__all__ = [
+    "ALERTNAME_ACCOUNT",
+    "ALERTNAME_CLUSTER",
+    "RUNBOOK",
+    "RUNBOOK_BASE_URL",
+    "RUNBOOK_URL",
+    "account_alert",
+    "fingerprint",
+    "rfc3339",
+]
 
 ALERTNAME_ACCOUNT = "DistillationSuspected"
 ALERTNAME_CLUSTER = "DistillationCampaignSuspected"
@@ -19,9 +28,11 @@ _FNV_OFFSET = 0xCBF29CE484222325
 _FNV_PRIME = 0x100000001B3
 _SEP = 0xFF
 _SEVERITY = {"block": "critical", "throttle": "warning", "review": "info", "allow": "none"}
+RUNBOOK_BASE_URL = "https://github.com/distillwatch/distillwatch/blob/main/docs/runbook.md"
+RUNBOOK_URL = f"{RUNBOOK_BASE_URL}#detection-alerts"
 RUNBOOK = (
     "Check the evidence and linked accounts on the account page; confirm the block or "
-    "mark a false positive with a note (see docs/runbook.md)."
+    'mark a false positive with a note (docs/runbook.md, section "Detection alerts").'
 )
 
 
@@ -107,6 +118,7 @@ def account_alert(
         "risk": f"{risk:.3f}",
         "evidence": orjson.dumps(dict(evidence), option=orjson.OPT_SERIALIZE_NUMPY).decode(),
         "runbook": RUNBOOK,
+        "runbook_url": RUNBOOK_URL,
     }
     if cluster_id:
         annotations["cluster_id"] = cluster_id

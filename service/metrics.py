@@ -5,9 +5,17 @@ counters, and never an account id (or any other unbounded value) in a label. Met
 live in a private :class:`~prometheus_client.CollectorRegistry` so that several apps in
 one process (tests) do not collide; :func:`render` serves it for ``/metrics``.
 
-Gauges read from Redis (open alerts, ingest lag, quarantine counts) are refreshed by
-the service's background task (:mod:`service.api.background`), not at scrape time, so
-a scrape never waits on Redis.
+Gauges read from Redis (open alerts, ingest lag) and the pipeline counters of the
+``dw:stats`` hash (:data:`PIPELINE`, a custom collector) are refreshed by the service's
+background task (:mod:`service.api.background`), not at scrape time, so a scrape never
+waits on Redis.
+
+Three registries, one per process role, each served on its own ``/metrics``:
+
+* :data:`REGISTRY`: ``distillwatch serve`` (HTTP, gateway, ingest API, pipeline);
+* :data:`WORKER_REGISTRY`: ``distillwatch worker`` (its ``--metrics-port`` listener);
+* :data:`SINKS_REGISTRY`: ``distillwatch sinks`` (the sink metrics, which the service's
+  registry also holds for sinks run inside the service, and the sinks' Redis gauge).
 """
 
 from __future__ import annotations
@@ -24,24 +32,30 @@ from prometheus_client import (
     generate_latest,
 )
 
+from service.ops.pipeline_collector import PipelineCollector
+
 __all__ = [
     "ALERTS_OPEN",
     "ALERT_TRANSITIONS",
     "AUTH_FAILURES",
     "CONTENT_TYPE",
     "DECISIONS",
+    "EVENT_LOOP_LAG",
     "FALLBACK_DECISIONS",
+    "GATEWAY_INFLIGHT",
     "HTTP_LATENCY",
     "INGEST_EVENTS",
     "INGEST_LAG",
     "MODEL_INFO",
-    "PIPELINE_COUNTS",
+    "PIPELINE",
     "QUARANTINED",
     "RATE_LIMITED",
+    "REDIS_BUDGET_EXTENSIONS",
     "REDIS_ERRORS",
     "REDIS_UP",
     "REGISTRY",
     "REQUEST_SIGNALS",
+    "SHED_REQUESTS",
     "SINK_DELIVERIES",
     "SINK_LATENCY",
     "TRIAGE_ACTIONS",
@@ -167,16 +181,103 @@ INGEST_LAG = Gauge(
     "Events on the stream not yet delivered to the worker group.",
     registry=REGISTRY,
 )
-PIPELINE_COUNTS = Gauge(
-    "distillwatch_pipeline_events",
-    "Pipeline counters kept in Redis by ingest and workers (ingested, quarantined, ...).",
-    ("counter",),
+#: distillwatch_pipeline_*_events_total and _last_scored_timestamp_seconds, from dw:stats
+PIPELINE = PipelineCollector()
+REGISTRY.register(PIPELINE)
+# -- saturation: the gateway path's own queueing, kept apart from Redis' time ------------------
+SHED_REQUESTS = Counter(
+    "distillwatch_shed_requests_total",
+    "Gateway requests answered 503 + Retry-After because the service was overloaded, by "
+    "endpoint and reason (inflight: admission limit; overload: event loop congested).",
+    ("endpoint", "reason"),
+    registry=REGISTRY,
+)
+GATEWAY_INFLIGHT = Gauge(
+    "distillwatch_gateway_inflight_requests",
+    "Gateway requests (score, check, guardrail) being answered right now.",
+    registry=REGISTRY,
+)
+EVENT_LOOP_LAG = Gauge(
+    "distillwatch_event_loop_lag_seconds",
+    "Largest lateness of the service's event loop timers over the last window.",
+    registry=REGISTRY,
+)
+REDIS_BUDGET_EXTENSIONS = Counter(
+    "distillwatch_redis_budget_extensions_total",
+    "Gateway Redis calls granted another budget because the event loop, not Redis, was late.",
     registry=REGISTRY,
 )
 MODEL_INFO = Info(
     "distillwatch_model",
     "The anomaly model version the scorers currently use.",
     registry=REGISTRY,
+)
+
+
+# -- worker process (``distillwatch worker --metrics-port``) -------------------------------
+WORKER_REGISTRY = CollectorRegistry(auto_describe=True)
+_BATCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+WORKER_EVENTS = Counter(
+    "distillwatch_worker_events_total",
+    "Events this worker folded into window state (committed).",
+    registry=WORKER_REGISTRY,
+)
+WORKER_BATCHES = Counter(
+    "distillwatch_worker_batches_total",
+    "Batches this worker committed.",
+    registry=WORKER_REGISTRY,
+)
+WORKER_ERRORS = Counter(
+    "distillwatch_worker_errors_total",
+    "Errors of this worker (failed batches, Redis unavailable, scoring failures).",
+    registry=WORKER_REGISTRY,
+)
+WORKER_DEADLETTERED = Counter(
+    "distillwatch_worker_deadlettered_total",
+    "Stream entries this worker moved to the dead-letter stream.",
+    registry=WORKER_REGISTRY,
+)
+WORKER_RECLAIMED = Counter(
+    "distillwatch_worker_reclaimed_total",
+    "Idle entries this worker reclaimed from other consumers (or its own past self).",
+    registry=WORKER_REGISTRY,
+)
+WORKER_BATCH_DURATION = Histogram(
+    "distillwatch_worker_batch_duration_seconds",
+    "Time from folding a batch to its committed transaction.",
+    buckets=_BATCH_BUCKETS,
+    registry=WORKER_REGISTRY,
+)
+WORKER_LAST_BATCH = Gauge(
+    "distillwatch_worker_last_batch_timestamp_seconds",
+    "Unix time of this worker's last committed batch.",
+    registry=WORKER_REGISTRY,
+)
+SCORER_RUNS = Counter(
+    "distillwatch_scorer_runs_total",
+    "Scoring passes of this worker's scorer that stored verdicts.",
+    registry=WORKER_REGISTRY,
+)
+SCORER_LAST_RUN = Gauge(
+    "distillwatch_scorer_last_run_timestamp_seconds",
+    "Unix time of this worker's last scoring pass.",
+    registry=WORKER_REGISTRY,
+)
+WORKER_REDIS_UP = Gauge(
+    "distillwatch_redis_up",
+    "1 when the worker's last Redis call succeeded, else 0.",
+    registry=WORKER_REGISTRY,
+)
+
+# -- sinks process (``distillwatch sinks --metrics-port``) ---------------------------------
+SINKS_REGISTRY = CollectorRegistry(auto_describe=True)
+for _metric in (SINK_DELIVERIES, SINK_LATENCY, ALERT_TRANSITIONS):
+    SINKS_REGISTRY.register(_metric)
+SINKS_REDIS_UP = Gauge(
+    "distillwatch_redis_up",
+    "1 when the sinks' last Redis PING succeeded, else 0.",
+    registry=SINKS_REGISTRY,
 )
 
 
@@ -194,6 +295,6 @@ def child(metric: Any, *labels: str) -> Any:
     return found
 
 
-def render() -> bytes:
-    """The registry in Prometheus' text exposition format."""
-    return generate_latest(REGISTRY)
+def render(registry: CollectorRegistry | None = None) -> bytes:
+    """A registry (default: the service's) in Prometheus' text exposition format."""
+    return generate_latest(REGISTRY if registry is None else registry)

@@ -6,12 +6,23 @@ future HTTP service share one definition. Command-line options override these va
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ServiceSettings", "StreamSettings", "TokenSpec", "get_service_settings", "get_settings"]
+__all__ = [
+    "SECRETS_DIR_ENV",
+    "SecretsDirError",
+    "ServiceSettings",
+    "StreamSettings",
+    "TokenSpec",
+    "get_service_settings",
+    "get_settings",
+    "secrets_dir",
+]
 
 
 class StreamSettings(BaseSettings):
@@ -63,16 +74,65 @@ class StreamSettings(BaseSettings):
     rules_dir: str | None = None
     alert_actions: tuple[str, ...] = ("block", "throttle", "review")
 
+    # -- operations: metrics / health listener, logs (issue 14; helper B's block) ------------
+    #: port of the worker's and sinks' /metrics /healthz /readyz listener (0: no listener)
+    metrics_port: int = 0
+    #: bind address of that listener (containers: 0.0.0.0)
+    metrics_host: str = "127.0.0.1"
+    #: log lines of the long-running commands: "text" or "json" (one object per line)
+    log_format: Literal["text", "json"] = "text"
+    #: /healthz of the worker and sinks answers 503 when their loop was silent this long, s
+    healthz_stall_s: float = 120.0
+    # -- end of helper B's block ---------------------------------------------------------------
+
     @property
     def bucket_ttl_s(self) -> int:
         """TTL of every window bucket key: the window plus a margin, seconds."""
         return int(self.window_hours * 3_600 + self.ttl_margin_s)
 
 
+#: environment variable naming the secrets directory (one file per secret setting)
+SECRETS_DIR_ENV = "DISTILLWATCH_SECRETS_DIR"
+
+
+class SecretsDirError(ValueError):
+    """``DISTILLWATCH_SECRETS_DIR`` names no directory."""
+
+
+def secrets_dir() -> Path | None:
+    """The secrets directory named by ``DISTILLWATCH_SECRETS_DIR``, or None when unset.
+
+    Each file in it holds one setting, named like its environment variable in lower case
+    (``distillwatch_webhook_secret``, ``distillwatch_api_tokens`` as a JSON list,
+    ``distillwatch_redis_url``; pydantic-settings' ``secrets_dir``). Environment variables
+    win over files, explicit overrides over both.
+
+    Raises
+    ------
+    SecretsDirError
+        When the variable is set but names no directory.
+    """
+    raw = os.environ.get(SECRETS_DIR_ENV, "").strip()
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_dir():
+        what = "not a directory" if path.exists() else "no such directory"
+        raise SecretsDirError(f"{SECRETS_DIR_ENV}={raw}: {what}")
+    return path
+
+
 def get_settings(**overrides: object) -> StreamSettings:
-    """Settings from the environment, with explicit ``overrides`` (``None`` values ignored)."""
+    """Settings from the environment and the secrets directory, with explicit
+    ``overrides`` (``None`` values ignored).
+
+    Raises
+    ------
+    SecretsDirError
+        When ``DISTILLWATCH_SECRETS_DIR`` names no directory.
+    """
     clean = {k: v for k, v in overrides.items() if v is not None}
-    return StreamSettings(**clean)  # type: ignore[arg-type]
+    return StreamSettings(_secrets_dir=secrets_dir(), **clean)  # type: ignore[arg-type]
 
 
 class TokenSpec(BaseModel):
@@ -137,6 +197,17 @@ class ServiceSettings(StreamSettings):
     #: show short redacted prompt samples in API answers (off: features and fingerprints)
     show_prompt_samples: bool = False
 
+    # -- saturation (admission control and load shedding; docs/service.md) ------------------
+    #: gateway requests in flight at once before new ones get 503 + Retry-After (0: no limit)
+    max_inflight_gateway: int = 256
+    #: event-loop lag above which a Redis overrun is the service's own queueing, seconds
+    loop_lag_tolerance_s: float = 0.005
+    #: longest a gateway answer waits on a congested loop before it is shed, seconds
+    overload_wait_s: float = 0.5
+    #: when overloaded: "shed" answers 503 + Retry-After (never allow); "fail_mode" answers
+    #: from fail_mode as if Redis were down
+    overload_action: Literal["shed", "fail_mode"] = "shed"
+
     # -- alert sinks ------------------------------------------------------------------------
     #: generic webhook receiving alerts as JSON, signed with HMAC-SHA256
     webhook_url: str | None = None
@@ -160,6 +231,13 @@ class ServiceSettings(StreamSettings):
 
 
 def get_service_settings(**overrides: object) -> ServiceSettings:
-    """Service settings from the environment, with explicit ``overrides`` (``None`` ignored)."""
+    """Service settings from the environment and the secrets directory, with explicit
+    ``overrides`` (``None`` ignored).
+
+    Raises
+    ------
+    SecretsDirError
+        When ``DISTILLWATCH_SECRETS_DIR`` names no directory.
+    """
     clean = {k: v for k, v in overrides.items() if v is not None}
-    return ServiceSettings(**clean)  # type: ignore[arg-type]
+    return ServiceSettings(_secrets_dir=secrets_dir(), **clean)  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from detector.alerts import ALERTNAME_CLUSTER, fingerprint, rfc3339, severity_of
+from detector.alerts import ALERTNAME_CLUSTER, RUNBOOK_URL, fingerprint, rfc3339, severity_of
 from detector.linking.evidence import PairEvidence, fp_text
 
 __all__ = ["ALERT_ACTIONS", "CLUSTER_RUNBOOK", "Cluster", "LinkResult", "summarize_evidence"]
@@ -19,8 +19,8 @@ ALERT_ACTIONS: tuple[str, ...] = ("block", "throttle", "review")
 CLUSTER_RUNBOOK = (
     "Open the cluster on the dashboard: check the shared evidence (prefixes, templates, "
     "synchronised timing) and a sample of members' requests; confirm the action for all "
-    "members at once or mark the cluster a false positive with a note (docs/linking.md, "
-    "docs/runbook.md)."
+    "members at once or mark the cluster a false positive with a note (docs/linking.md; "
+    'docs/runbook.md, section "Detection alerts").'
 )
 MEMBERS_SHOWN = 20
 # An evidence item enters the member reason when at least this share of links carries it.
@@ -296,8 +296,8 @@ class LinkResult:
         list of dict
             ``labels`` (alertname ``DistillationCampaignSuspected``, ``cluster_id``,
             ``severity``), ``annotations`` (summary, description, members, member_count,
-            evidence, recommended_action, risk, features, runbook), ``startsAt``,
-            ``endsAt``, ``generatorURL``, ``fingerprint``.
+            evidence, recommended_action, risk, features, runbook, runbook_url),
+            ``startsAt``, ``endsAt``, ``generatorURL``, ``fingerprint``.
         """
         version = getattr(result, "model_version", None) if result is not None else None
         out = []
@@ -327,6 +327,7 @@ class LinkResult:
                     {k: round(float(v), 4) for k, v in c.features.items()}
                 ).decode(),
                 "runbook": CLUSTER_RUNBOOK,
+                "runbook_url": RUNBOOK_URL,
             }
             if version:
                 annotations["model_version"] = str(version)

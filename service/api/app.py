@@ -23,7 +23,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from service import metrics
 from service.api.background import run_gauges
 from service.api.context import Services, build_services
-from service.api.middleware import BodyLimitMiddleware, MetricsMiddleware
+from service.api.decisions import SHED_STATUS
+from service.api.middleware import AdmissionMiddleware, BodyLimitMiddleware, MetricsMiddleware
 from service.settings import ServiceSettings, get_service_settings
 
 __all__ = ["create_app"]
@@ -31,6 +32,13 @@ __all__ = ["create_app"]
 log = logging.getLogger("distillwatch.service")
 
 #: routers always present, then optional ones (a missing module is skipped with a log line)
+#: gateway paths under admission control (path prefix -> endpoint label of the metrics)
+GATEWAY_ENDPOINTS = {
+    "/v1/score": "score",
+    "/v1/check": "check",
+    "/beta/litellm_basic_guardrail_api": "guardrail",
+}
+
 _ROUTERS = (
     "service.api.routers.score",
     "service.api.routers.check",
@@ -102,6 +110,8 @@ def create_app(
             await asyncio.wait_for(services.aredis.ping(), 1.0)
         metrics.REDIS_UP.set(1)
         tasks = [asyncio.create_task(run_gauges(services))]
+        if services.guard.monitor is not None:
+            tasks.append(asyncio.create_task(services.guard.monitor.run()))
         if settings.webhook_url or settings.alertmanager_url:
             from service.sinks.runner import start_sinks
 
@@ -158,6 +168,12 @@ def create_app(
         BodyLimitMiddleware,
         default_limit=settings.max_body_bytes,
         limits={"/v1/events": settings.max_events_body_bytes},
+    )
+    app.add_middleware(
+        AdmissionMiddleware,
+        limit=settings.max_inflight_gateway,
+        endpoints=GATEWAY_ENDPOINTS,
+        statuses=SHED_STATUS,
     )
     app.add_middleware(MetricsMiddleware)
     return app

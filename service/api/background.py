@@ -1,8 +1,9 @@
 """Background work of the service: refresh Redis-backed gauges; run the alert sinks.
 
-Gauges (open alerts by severity and status, ingest lag, pipeline counters, model
-version) are read from Redis every ``interval`` seconds in a worker thread, so neither a
-scrape nor a gateway request ever waits for them.
+Gauges (open alerts by severity and status, ingest lag, model version) and the snapshot
+of the pipeline counters (the ``dw:stats`` hash, exported by
+:data:`service.metrics.PIPELINE`) are read from Redis every ``interval`` seconds in a
+worker thread, so neither a scrape nor a gateway request ever waits for them.
 """
 
 from __future__ import annotations
@@ -44,11 +45,7 @@ def refresh_gauges(services: Services, max_alerts: int = 50_000) -> None:
         if _dec(g.get("name", "")) == services.settings.group:
             lag = int(g.get("lag") or 0) + int(g.get("pending") or 0)
     metrics.INGEST_LAG.set(lag)
-    for name, value in client.hgetall(keys.stats).items():
-        try:
-            metrics.PIPELINE_COUNTS.labels(_dec(name)).set(float(value))
-        except ValueError:
-            continue
+    metrics.PIPELINE.update(client.hgetall(keys.stats))
     version = client.get(keys.model_active) or client.get(keys.model_current)
     metrics.MODEL_INFO.info({"version": _dec(version) if version else "none"})
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.api.auth import RateLimiter, TokenTable, load_tokens
-from service.api.guard import RedisGuard
+from service.api.guard import LoopLagMonitor, RedisGuard
 from service.redis_keys import Keys
 from service.settings import ServiceSettings
 
@@ -69,16 +69,25 @@ def build_services(settings: ServiceSettings) -> Services:
                 "admin": settings.rate_limit_admin,
             }
         ),
-        # no socket timeout: the guard's asyncio.timeout bounds every call, and redis-py
-        # would wrap each read in one more wait_for task
+        # no socket timeout: the guard's budget bounds every call, and redis-py would wrap
+        # each read in one more wait_for task. The connect timeout is not lag-aware (a
+        # burst that opens new connections on a congested loop would time them out and
+        # answer from the fail mode), so it is only a backstop: the guard's budget, which
+        # tells a late loop from a slow Redis, ends a connect to a silent host first.
         aredis=aredis.Redis.from_url(
             settings.redis_url,
             socket_timeout=None,
-            socket_connect_timeout=max(timeout, 0.01),
+            socket_connect_timeout=max(settings.overload_wait_s, timeout, 0.01),
             health_check_interval=0,
         ),
         redis=redis.Redis.from_url(
             settings.redis_url, socket_timeout=5.0, socket_connect_timeout=1.0
         ),
-        guard=RedisGuard(timeout, settings.redis_retry_s),
+        guard=RedisGuard(
+            timeout,
+            settings.redis_retry_s,
+            monitor=LoopLagMonitor(),
+            lag_tolerance_s=settings.loop_lag_tolerance_s,
+            overload_wait_s=settings.overload_wait_s,
+        ),
     )

@@ -4,7 +4,10 @@ One pipelined Redis round trip per account (or per batch): record the request's 
 in the account's live hash (when a request body was sent), read the stored verdict the
 workers wrote (``HGETALL score``), the live counters and any analyst decision. The
 isolation forest never runs here; its result is already in the verdict. When Redis cannot
-be read within the budget the configured fail mode answers (:mod:`service.api.guard`).
+be read within the budget the configured fail mode answers (:mod:`service.api.guard`);
+when the service itself is too busy to answer in time it sheds the request with a 503
+(``overload_action="shed"``, the default) instead of falling back to the fail mode, so
+load alone never lets a blocked account through.
 """
 
 from __future__ import annotations
@@ -13,15 +16,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from fastapi import HTTPException
 
 from detector.request_signals import RequestSignals, adjust, live_risk
 from service import metrics
 from service.api.context import Services
-from service.api.guard import RedisUnavailable
+from service.api.guard import RedisUnavailable, ServiceOverloaded
 from service.redis_values import text
 from service.store.common import to_float
 
-__all__ = ["Decision", "decide_many"]
+__all__ = ["SHED_STATUS", "Decision", "decide_many", "overloaded"]
 
 
 @dataclass(slots=True)
@@ -88,6 +92,34 @@ def _pairs(flat: list[Any] | None) -> dict[str, str]:
         return {}
     it = iter(flat)
     return {text(k): text(v) for k, v in zip(it, it, strict=True)}
+
+
+#: status of a shed request per endpoint. 503 where the caller is ours to program; 429
+#: where a gateway would read 5xx as "unreachable" and could apply its own fail-open
+#: (LiteLLM's ``unreachable_fallback: fail_open`` passes 502/503/504; Envoy's
+#: ``failure_mode_allow``), so that shedding is never an allow there
+SHED_STATUS = {"score": 503, "check": 429, "guardrail": 429}
+
+
+def overloaded(endpoint: str, reason: str, retry_after_s: int = 1) -> HTTPException:
+    """The refusal a gateway endpoint answers when the service sheds load (counted):
+    :data:`SHED_STATUS` with ``Retry-After``.
+
+    Parameters
+    ----------
+    endpoint : str
+        ``score``, ``check`` or ``guardrail`` (metrics label).
+    reason : str
+        ``inflight`` (admission limit) or ``overload`` (event loop congested).
+    retry_after_s : int
+        Value of the ``Retry-After`` header, seconds.
+    """
+    metrics.child(metrics.SHED_REQUESTS, endpoint, reason).inc()
+    return HTTPException(
+        status_code=SHED_STATUS.get(endpoint, 503),
+        detail=f"service overloaded ({reason}); retry later",
+        headers={"Retry-After": str(retry_after_s), "Cache-Control": "no-store"},
+    )
 
 
 def _fallback(services: Services, account_id: str, endpoint: str, why: str) -> Decision:
@@ -199,6 +231,13 @@ async def decide_many(
 
     try:
         replies = await services.guard.call("score", run)
+    except ServiceOverloaded as exc:
+        if settings.overload_action == "shed":
+            raise overloaded(endpoint, "overload") from exc
+        out = [_fallback(services, acct, endpoint, str(exc)) for acct, _ in items]
+        for d in out:
+            metrics.child(metrics.DECISIONS, endpoint, d.action).inc()
+        return out
     except RedisUnavailable as exc:
         out = [_fallback(services, acct, endpoint, str(exc)) for acct, _ in items]
         for d in out:

@@ -4,6 +4,18 @@ Gateways must get an answer within tens of milliseconds whether or not Redis ans
 :class:`RedisGuard` runs each call under ``redis_timeout_s``; after a failure it answers
 :class:`RedisUnavailable` at once for ``redis_retry_s`` (no connection attempt), then lets
 the next call probe Redis again, so the service recovers by itself when Redis returns.
+
+The budget is spent on *Redis*, not on the service's own queueing. Under saturation the
+event loop runs every callback late, a Redis reply that arrived in time waits behind
+other requests, and a plain ``asyncio.timeout`` would turn that wait into a fail-mode
+answer: with ``fail_mode=open`` an account under block would be let through whenever the
+service is busy, and anyone could get through by adding load. So when the budget runs
+out the guard asks :class:`LoopLagMonitor` how late the loop is running; if the lag is
+the service's own (above ``lag_tolerance_s``) it grants Redis another budget, up to
+``overload_wait_s`` in all. Past that, a call that is still waiting on a congested loop
+raises :class:`ServiceOverloaded` (the endpoints answer 503 with ``Retry-After``, see
+``docs/service.md``), never the fail mode. Only a call that overruns its budget while the
+loop is on time (Redis slow, paused or gone) answers from the fail mode.
 """
 
 from __future__ import annotations
@@ -11,15 +23,113 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from service import metrics
 
-__all__ = ["RedisGuard", "RedisUnavailable"]
+__all__ = ["LoopLagMonitor", "RedisGuard", "RedisUnavailable", "ServiceOverloaded"]
 
 T = TypeVar("T")
+
+
+class ServiceOverloaded(RuntimeError):
+    """The service itself is too busy to answer in time (Redis is not to blame)."""
+
+
+class LoopLagMonitor:
+    """How late the event loop runs its timers: the service's own queueing delay.
+
+    A task sleeps ``interval_s`` again and again and records how late it wakes up; the
+    lag is the largest lateness seen in the current and the previous window of
+    ``window_s``, so it falls back to ~0 within two windows once the loop catches up.
+    Costs one timer every ``interval_s`` (200 wake-ups a second by default).
+
+    Parameters
+    ----------
+    interval_s : float
+        Sleep between probes.
+    window_s : float
+        Length of one window of the running maximum.
+    """
+
+    def __init__(self, interval_s: float = 0.005, window_s: float = 0.25) -> None:
+        self.interval_s = interval_s
+        self.window_s = window_s
+        self._cur = 0.0
+        self._prev = 0.0
+        self._window_start = 0.0
+
+    @property
+    def lag_s(self) -> float:
+        """Largest timer lateness of the last one to two windows, seconds."""
+        return max(self._cur, self._prev)
+
+    def record(self, late_s: float, now: float) -> None:
+        """Account one probe that woke ``late_s`` late at loop time ``now``."""
+        if now - self._window_start >= self.window_s:
+            self._prev = self._cur if now - self._window_start < 2 * self.window_s else 0.0
+            self._cur = 0.0
+            self._window_start = now
+            metrics.EVENT_LOOP_LAG.set(self._prev)
+        if late_s > self._cur:
+            self._cur = late_s
+
+    async def run(self) -> None:
+        """Probe until cancelled (run it as a task of the service's lifespan)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            t0 = loop.time()
+            await asyncio.sleep(self.interval_s)
+            now = loop.time()
+            self.record(max(now - t0 - self.interval_s, 0.0), now)
+
+
+class _Deadline:
+    """The budget of one guarded call, extended while the loop (not Redis) is late.
+
+    Like ``asyncio.timeout`` it cancels the waiting task from a timer (so a call that
+    overran its budget ends on the very loop iteration the timer runs in), but before
+    cancelling it asks whether the loop was late.
+    """
+
+    __slots__ = ("fired", "guard", "handle", "loop", "overloaded", "start", "task", "when")
+
+    def __init__(
+        self, guard: RedisGuard, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]
+    ) -> None:
+        self.guard = guard
+        self.loop = loop
+        self.task = task
+        self.start = loop.time()
+        self.when = self.start + guard.timeout_s
+        self.fired = False
+        self.overloaded = False
+        self.handle: asyncio.TimerHandle | None = loop.call_at(self.when, self.expire)
+
+    def disarm(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+
+    def expire(self) -> None:
+        now = self.loop.time()
+        guard = self.guard
+        lag = max(now - self.when, guard.monitor.lag_s if guard.monitor else 0.0)
+        # A hung Redis makes no work for the loop: the lag fades within a window or two
+        # and its calls fail at the next budget; at worst one waits overload_wait_s.
+        if lag >= guard.lag_tolerance_s:
+            if now - self.start < guard.overload_wait_s:
+                # the reply may be in and waiting for the loop: one more budget of Redis time
+                self.when = now + guard.timeout_s
+                self.handle = self.loop.call_at(self.when, self.expire)
+                metrics.REDIS_BUDGET_EXTENSIONS.inc()
+                return
+            self.overloaded = True
+        self.handle = None
+        self.fired = True
+        self.task.cancel()
 
 
 class RedisUnavailable(RuntimeError):
@@ -41,12 +151,31 @@ class RedisGuard:
         How long to skip Redis after the breaker opened.
     trip_after : int
         Consecutive timeouts that open the breaker.
+    monitor : LoopLagMonitor, optional
+        The service's loop-lag probe; without one only the lateness of the budget's own
+        timer tells the loop's lag.
+    lag_tolerance_s : float
+        Loop lag above which an overrun is blamed on the service, not on Redis.
+    overload_wait_s : float
+        Longest a call waits on a congested loop before :class:`ServiceOverloaded`.
     """
 
-    def __init__(self, timeout_s: float, retry_s: float, trip_after: int = 3) -> None:
+    def __init__(
+        self,
+        timeout_s: float,
+        retry_s: float,
+        trip_after: int = 3,
+        *,
+        monitor: LoopLagMonitor | None = None,
+        lag_tolerance_s: float = 0.005,
+        overload_wait_s: float = 0.5,
+    ) -> None:
         self.timeout_s = timeout_s
         self.retry_s = retry_s
         self.trip_after = trip_after
+        self.monitor = monitor
+        self.lag_tolerance_s = lag_tolerance_s
+        self.overload_wait_s = max(overload_wait_s, timeout_s)
         self._down_until = 0.0
         self._timeouts = 0
         self._up = True
@@ -58,13 +187,34 @@ class RedisGuard:
         return time.monotonic() < self._down_until
 
     async def call(self, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
-        """Run ``fn()`` under the budget; raise :class:`RedisUnavailable` on any failure."""
+        """Run ``fn()`` under the budget.
+
+        Raises
+        ------
+        RedisUnavailable
+            Redis failed, or overran the budget while the loop was on time.
+        ServiceOverloaded
+            The loop itself stayed congested for ``overload_wait_s``.
+        """
         if self._down_until and self.is_down:
             raise RedisUnavailable(self.last_error or "redis unavailable")
+        task = asyncio.current_task()
+        assert task is not None, "RedisGuard.call runs inside a task"
+        deadline = _Deadline(self, asyncio.get_running_loop(), task)
         try:
-            async with asyncio.timeout(self.timeout_s):
+            try:
                 result = await fn()
+            except asyncio.CancelledError as exc:
+                if deadline.fired and task.uncancel() == 0:  # our own cancel: the budget
+                    raise TimeoutError(f"{operation} overran its budget") from exc
+                raise
+            finally:
+                deadline.disarm()
         except (TimeoutError, RedisTimeoutError) as exc:
+            if deadline.overloaded:
+                raise ServiceOverloaded(
+                    f"{operation}: event loop lagging for {self.overload_wait_s:g}s"
+                ) from exc
             self._timeouts += 1
             self.last_error = f"{operation}: TimeoutError"
             metrics.REDIS_ERRORS.labels(operation).inc()

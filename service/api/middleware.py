@@ -25,7 +25,14 @@ from starlette.responses import JSONResponse, Response
 
 from service import metrics
 
-__all__ = ["BodyLimitMiddleware", "FastHandler", "FastPath", "MetricsMiddleware", "add_fast_route"]
+__all__ = [
+    "AdmissionMiddleware",
+    "BodyLimitMiddleware",
+    "FastHandler",
+    "FastPath",
+    "MetricsMiddleware",
+    "add_fast_route",
+]
 
 Scope = dict[str, Any]
 
@@ -44,6 +51,80 @@ async def _send_json(send: Any, status: int, body: dict[str, Any]) -> None:
         }
     )
     await send({"type": "http.response.body", "body": payload})
+
+
+class AdmissionMiddleware:
+    """Bound the gateway requests in flight; shed the excess with 503/429 + ``Retry-After``.
+
+    Past ``limit`` concurrent requests on the gateway paths, a new one is answered at
+    once, before its body is read, instead of queueing behind the others until every
+    answer is late. Shed requests are counted in ``distillwatch_shed_requests_total``
+    (reason ``inflight``). A gateway treats the 503 as it treats any error of the scoring
+    service (nginx ``auth_request`` denies, see ``docs/service.md``); it is never an allow.
+
+    Parameters
+    ----------
+    app : ASGI app
+    limit : int
+        Gateway requests allowed in flight at once (0: no limit).
+    endpoints : dict
+        Path prefix -> endpoint label (``score``, ``check``, ``guardrail``).
+    statuses : dict, optional
+        Endpoint label -> status of a shed request (default 503;
+        :data:`service.api.decisions.SHED_STATUS`).
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        limit: int,
+        endpoints: dict[str, str],
+        statuses: dict[str, int] | None = None,
+    ) -> None:
+        self.app = app
+        self.limit = limit
+        self.statuses = statuses or {}
+        self.endpoints = sorted(endpoints.items(), key=lambda kv: -len(kv[0]))
+        self.inflight = 0
+
+    def _endpoint(self, path: str) -> str | None:
+        for prefix, name in self.endpoints:
+            if path == prefix or path.startswith(prefix + "/"):
+                return name
+        return None
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or self.limit <= 0:
+            await self.app(scope, receive, send)
+            return
+        endpoint = self._endpoint(scope["path"])
+        if endpoint is None:
+            await self.app(scope, receive, send)
+            return
+        if self.inflight >= self.limit:
+            metrics.child(metrics.SHED_REQUESTS, endpoint, "inflight").inc()
+            payload = orjson.dumps({"detail": "service overloaded (inflight); retry later"})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": self.statuses.get(endpoint, 503),
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(payload)).encode()),
+                        (b"retry-after", b"1"),
+                        (b"cache-control", b"no-store"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": payload})
+            return
+        self.inflight += 1
+        metrics.GATEWAY_INFLIGHT.set(self.inflight)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.inflight -= 1
+            metrics.GATEWAY_INFLIGHT.set(self.inflight)
 
 
 class _TooLarge(Exception):

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from service.ops.logging_setup import LOG_FORMATS
+
 __all__ = ["ingest_cmd"]
 
 
@@ -34,6 +36,13 @@ def _client(url: str) -> Any:
 )
 @click.option("--poll", type=float, default=0.5, show_default=True, help="--follow poll, s.")
 @click.option("--quiet", "-q", is_flag=True)
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default=None,
+    help="Log and progress lines as text or JSON objects (DISTILLWATCH_LOG_FORMAT).",
+)
+@click.option("--verbose", "-v", is_flag=True)
 def ingest_cmd(
     paths: tuple[str, ...],
     redis_url: str | None,
@@ -43,14 +52,25 @@ def ingest_cmd(
     replay_speed: float | None,
     poll: float,
     quiet: bool,
+    log_format: str | None,
+    verbose: bool,
 ) -> None:
     """Validate log records from PATHS (files, directories or - for stdin) and add them to
     the events stream; bad records go to the quarantine stream. Idempotent on request id:
     ingesting the same file twice adds nothing the second time."""
+    import logging
+
+    from service.ops.logging_setup import configure_logging
     from service.settings import get_settings
     from service.stream.ingest import Ingestor
 
-    settings = get_settings(redis_url=redis_url)
+    try:
+        settings = get_settings(redis_url=redis_url, log_format=log_format)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    log_fmt = settings.log_format
+    configure_logging(logging.INFO if verbose else logging.WARNING, log_fmt)
+    progress = logging.getLogger("distillwatch.lifecycle")
     ing = Ingestor(_client(settings.redis_url), settings)
     started = time.monotonic()
 
@@ -59,11 +79,14 @@ def ingest_cmd(
             return
         d = stats.as_dict()
         rate = d["events"] / max(time.monotonic() - started, 1e-9)
-        click.echo(
+        line = (
             f"events {d['events']:,}  added {d['added']:,}  duplicates {d['duplicates']:,}  "
-            f"quarantined {d['quarantined']:,}  ({rate:,.0f}/s)",
-            err=not final,
+            f"quarantined {d['quarantined']:,}  ({rate:,.0f}/s)"
         )
+        if log_fmt == "json" and not final:  # progress on stderr: a JSON log record
+            progress.info("ingest progress: %s", line)
+        else:
+            click.echo(line, err=not final)
 
     if not follow:
         total = ing.ingest_files(

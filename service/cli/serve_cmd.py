@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from service.ops.logging_setup import LOG_FORMATS
+
 __all__ = ["serve_cmd"]
 
 
@@ -19,6 +21,12 @@ __all__ = ["serve_cmd"]
 )
 @click.option("--log-level", default="info", show_default=True)
 @click.option("--access-log/--no-access-log", default=False, show_default=True)
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default=None,
+    help="Log lines (uvicorn's too) as text or JSON objects (DISTILLWATCH_LOG_FORMAT).",
+)
 def serve_cmd(
     host: str | None,
     port: int | None,
@@ -26,28 +34,38 @@ def serve_cmd(
     fail_mode: str | None,
     log_level: str,
     access_log: bool,
+    log_format: str | None,
 ) -> None:
     """Serve the scoring endpoints, the alerts/accounts APIs and the dashboard (/ui)."""
     import uvicorn
 
     from service.api.app import create_app
+    from service.ops.logging_setup import announce, configure_logging, uvicorn_log_config
     from service.settings import get_service_settings
 
-    settings = get_service_settings(host=host, port=port, redis_url=redis_url, fail_mode=fail_mode)
+    try:
+        settings = get_service_settings(
+            host=host, port=port, redis_url=redis_url, fail_mode=fail_mode, log_format=log_format
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    fmt = settings.log_format
+    configure_logging(log_level, fmt)
     try:
         app = create_app(settings)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(
+    announce(
         f"distillwatch serving on http://{settings.host}:{settings.port} "
         f"(redis {settings.redis_url}, fail-{settings.fail_mode})",
-        err=True,
+        fmt,
     )
     uvicorn.run(
         app,
         host=settings.host,
         port=settings.port,
         log_level=log_level,
+        log_config=uvicorn_log_config(fmt, log_level),
         access_log=access_log,
         loop="uvloop",
         http="httptools",

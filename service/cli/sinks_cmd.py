@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
+
+from service.ops.logging_setup import LOG_FORMATS
 
 __all__ = ["sinks_cmd"]
 
@@ -27,6 +27,23 @@ __all__ = ["sinks_cmd"]
 @click.option(
     "--stop-after", type=float, default=None, help="Exit after this many seconds (tests)."
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve /metrics /healthz /readyz on this port (DISTILLWATCH_METRICS_PORT; 0: off).",
+)
+@click.option(
+    "--metrics-host",
+    default=None,
+    help="Bind address of that listener (DISTILLWATCH_METRICS_HOST, default 127.0.0.1).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default=None,
+    help="Log lines as text or JSON objects (DISTILLWATCH_LOG_FORMAT, default text).",
+)
 @click.option("--verbose", "-v", is_flag=True)
 def sinks_cmd(
     redis_url: str | None,
@@ -35,23 +52,37 @@ def sinks_cmd(
     consumer: str | None,
     from_start: bool,
     stop_after: float | None,
+    metrics_port: int | None,
+    metrics_host: str | None,
+    log_format: str | None,
     verbose: bool,
 ) -> None:
     """Read the alerts stream and deliver every firing / resolved alert to the signed
     webhook and/or Alertmanager's v2 API, at least once, with retries and backoff. Each
     sink has its own consumer group; run any number of these processes. SIGTERM lets the
     request in flight finish and exits (undelivered alerts stay pending for the next run).
-    Settings: DISTILLWATCH_WEBHOOK_SECRET, DISTILLWATCH_SINK_* (see docs/alerts.md)."""
+    Settings: DISTILLWATCH_WEBHOOK_SECRET, DISTILLWATCH_SINK_* (see docs/alerts.md).
+    With --metrics-port, a listener serves the sinks' Prometheus metrics, /healthz and
+    /readyz."""
+    import logging
+
+    from service.ops.logging_setup import announce, configure_logging
     from service.settings import get_service_settings
     from service.sinks.runner import run_sinks
 
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    settings = get_service_settings(
-        redis_url=redis_url, webhook_url=webhook_url, alertmanager_url=alertmanager_url
-    )
+    try:
+        settings = get_service_settings(
+            redis_url=redis_url,
+            webhook_url=webhook_url,
+            alertmanager_url=alertmanager_url,
+            metrics_port=metrics_port,
+            metrics_host=metrics_host,
+            log_format=log_format,
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    fmt = settings.log_format
+    configure_logging(logging.INFO if verbose else logging.WARNING, fmt)
     names = [
         n
         for n, url in (
@@ -65,8 +96,14 @@ def sinks_cmd(
             "no sink configured: set DISTILLWATCH_WEBHOOK_URL and/or "
             "DISTILLWATCH_ALERTMANAGER_URL (or --webhook-url / --alertmanager-url)"
         )
-    click.echo(f"sinks {', '.join(names)} on {settings.redis_url}", err=True)
-    stats = run_sinks(
-        settings, stop_after=stop_after, consumer=consumer, start_id="0" if from_start else "$"
-    )
-    click.echo(f"sinks stopped: {stats}", err=True)
+    where = ""
+    if settings.metrics_port:
+        where = f" (metrics on {settings.metrics_host}:{settings.metrics_port})"
+    announce(f"sinks {', '.join(names)} on {settings.redis_url}{where}", fmt)
+    try:
+        stats = run_sinks(
+            settings, stop_after=stop_after, consumer=consumer, start_id="0" if from_start else "$"
+        )
+    except OSError as exc:  # the listener's port is taken
+        raise click.ClickException(f"cannot start the sinks: {exc}") from exc
+    announce(f"sinks stopped: {stats}", fmt)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
+
+from service.ops.logging_setup import LOG_FORMATS
 
 __all__ = ["worker_cmd"]
 
@@ -24,6 +24,23 @@ __all__ = ["worker_cmd"]
     default=None,
     help="Exit after this many seconds without new events (replays, tests).",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve /metrics /healthz /readyz on this port (DISTILLWATCH_METRICS_PORT; 0: off).",
+)
+@click.option(
+    "--metrics-host",
+    default=None,
+    help="Bind address of that listener (DISTILLWATCH_METRICS_HOST, default 127.0.0.1).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default=None,
+    help="Log lines as text or JSON objects (DISTILLWATCH_LOG_FORMAT, default text).",
+)
 @click.option("--verbose", "-v", is_flag=True)
 def worker_cmd(
     redis_url: str | None,
@@ -35,35 +52,70 @@ def worker_cmd(
     rules_dir: str | None,
     no_score: bool,
     exit_when_idle: float | None,
+    metrics_port: int | None,
+    metrics_host: str | None,
+    log_format: str | None,
     verbose: bool,
 ) -> None:
     """Join the consumer group on the events stream: fold batches into per-account window
     state (exactly once), rescore touched accounts and raise alerts. Any number of workers
-    can run on any number of hosts; SIGTERM finishes the batch in hand and exits."""
+    can run on any number of hosts; SIGTERM finishes the batch in hand and exits.
+    With --metrics-port, a listener serves the worker's Prometheus metrics, /healthz (the
+    loop turns) and /readyz (Redis answers)."""
+    import logging
+
     import redis
 
+    from service import metrics
+    from service.ops.http_listener import OpsListener, redis_ping_check
+    from service.ops.logging_setup import announce, configure_logging
     from service.settings import get_settings
     from service.stream.scoring import Scorer
     from service.stream.worker import Worker
 
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    settings = get_settings(
-        redis_url=redis_url,
-        batch_size=batch_size,
-        window_hours=window_hours,
-        claim_idle_ms=claim_idle_ms,
-        max_deliveries=max_deliveries,
-        rules_dir=rules_dir,
-    )
+    try:
+        settings = get_settings(
+            redis_url=redis_url,
+            batch_size=batch_size,
+            window_hours=window_hours,
+            claim_idle_ms=claim_idle_ms,
+            max_deliveries=max_deliveries,
+            rules_dir=rules_dir,
+            metrics_port=metrics_port,
+            metrics_host=metrics_host,
+            log_format=log_format,
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    fmt = settings.log_format
+    configure_logging(logging.INFO if verbose else logging.WARNING, fmt)
     client = redis.Redis.from_url(settings.redis_url)
     scorer = None if no_score else Scorer(client, settings)
     worker = Worker(client, settings, consumer=consumer, scorer=scorer)
     worker.install_signal_handlers()
-    click.echo(
-        f"worker {worker.consumer} on {settings.redis_url} (group {settings.group})", err=True
+    listener = None
+    if settings.metrics_port:
+        stall_s = settings.healthz_stall_s
+        try:
+            listener = OpsListener(
+                metrics.WORKER_REGISTRY,
+                host=settings.metrics_host,
+                port=settings.metrics_port,
+                alive=lambda: worker.alive(stall_s),
+                ready=redis_ping_check(settings.redis_url),
+                role="worker",
+            ).start()
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot listen on {settings.metrics_host}:{settings.metrics_port}: {exc}"
+            ) from exc
+    where = f" (metrics on {listener.url})" if listener is not None else ""
+    announce(
+        f"worker {worker.consumer} on {settings.redis_url} (group {settings.group}){where}", fmt
     )
-    worker.run(exit_when_idle=exit_when_idle)
-    click.echo(f"worker {worker.consumer} stopped: {worker.stats.as_dict()}", err=True)
+    try:
+        worker.run(exit_when_idle=exit_when_idle)
+    finally:
+        if listener is not None:
+            listener.stop()
+    announce(f"worker {worker.consumer} stopped: {worker.stats.as_dict()}", fmt)

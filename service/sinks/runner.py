@@ -13,9 +13,11 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Sequence
 from typing import Any
 
+from service import metrics
 from service.settings import ServiceSettings
 from service.sinks.alertmanager import AlertmanagerSink
 from service.sinks.base import HttpSink
@@ -73,6 +75,10 @@ class SinkRunner:
         Consumer name in every sink's group (default: host-pid-random).
     start_id : str
         Where a group created now starts: ``$`` (new alerts) or ``0`` (whole stream).
+    heartbeat_s : float, optional
+        Every this many seconds, PING Redis (``distillwatch_redis_up`` of the sinks
+        process) and stamp :attr:`heartbeat` (its ``/healthz``). None: no heartbeat
+        task (sinks inside the service, whose own probes cover Redis).
     """
 
     def __init__(
@@ -82,6 +88,7 @@ class SinkRunner:
         sinks: Sequence[HttpSink] | None = None,
         consumer: str | None = None,
         start_id: str = "$",
+        heartbeat_s: float | None = None,
     ) -> None:
         from service.stream.worker import default_consumer_name
 
@@ -92,6 +99,39 @@ class SinkRunner:
         self.consumers: list[SinkConsumer] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped = False
+        self.heartbeat_s = heartbeat_s
+        #: time.monotonic() of the event loop's last heartbeat
+        self.heartbeat = time.monotonic()
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    def alive(self, stall_s: float = 120.0) -> bool:
+        """True while the event loop's heartbeat is fresh and a sink task runs."""
+        if self._loop is None:  # starting
+            return time.monotonic() - self.heartbeat < stall_s
+        running = any(not t.done() for t in self._tasks)
+        return running and time.monotonic() - self.heartbeat < stall_s
+
+    async def _beat(self, client: Any) -> None:
+        """Stamp the heartbeat and PING Redis until stopped (never raises)."""
+        assert self.heartbeat_s is not None
+        up = True
+        while not self._stopped:
+            self.heartbeat = time.monotonic()
+            try:
+                await asyncio.wait_for(client.ping(), timeout=min(self.heartbeat_s, 2.0))
+                metrics.SINKS_REDIS_UP.set(1)
+                up = True
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if up:  # say it once per outage
+                    log.warning("sinks: Redis unavailable (%s)", exc)
+                metrics.SINKS_REDIS_UP.set(0)
+                up = False
+            waited = 0.0
+            while waited < self.heartbeat_s and not self._stopped:
+                await asyncio.sleep(min(0.1, self.heartbeat_s))
+                waited += 0.1
 
     async def run(self, stop_after: float | None = None) -> dict[str, dict[str, Any]]:
         """Run every sink until :meth:`stop`, ``stop_after`` seconds, or cancellation.
@@ -118,6 +158,10 @@ class SinkRunner:
         if self._stopped:
             self._stop_all()
         tasks = [asyncio.create_task(c.run(), name=f"sink-{c.sink.name}") for c in self.consumers]
+        self._tasks = tasks
+        beat = None
+        if self.heartbeat_s is not None:
+            beat = asyncio.create_task(self._beat(client), name="sinks-heartbeat")
         timer = None
         if stop_after is not None:
             timer = self._loop.call_later(stop_after, self._stop_all)
@@ -133,6 +177,11 @@ class SinkRunner:
         finally:
             if timer is not None:
                 timer.cancel()
+            if beat is not None:  # it sees _stopped within 0.1 s; a PING takes 2 s at most
+                self._stopped = True
+                await asyncio.wait([beat], timeout=3.0)
+                if not beat.done():
+                    beat.cancel()
             left = [t for t in tasks if not t.done()]
             for t in left:  # last resort
                 t.cancel()
@@ -228,6 +277,11 @@ def run_sinks(
     install_signals : bool
         Stop on SIGTERM / SIGINT (main thread only).
 
+    With ``settings.metrics_port`` set, a listener on ``metrics_host:metrics_port`` serves
+    the sinks' ``/metrics`` (:data:`service.metrics.SINKS_REGISTRY`), ``/healthz`` (the
+    event loop's heartbeat is fresh) and ``/readyz`` (Redis answers a PING) while the
+    sinks run.
+
     Returns
     -------
     dict
@@ -238,11 +292,24 @@ def run_sinks(
     ValueError
         When no sink is configured.
     """
-    runner = SinkRunner(settings, consumer=consumer, start_id=start_id)
+    runner = SinkRunner(settings, consumer=consumer, start_id=start_id, heartbeat_s=5.0)
     if not runner.sinks:
         raise ValueError(
             "no sink configured: set DISTILLWATCH_WEBHOOK_URL and/or DISTILLWATCH_ALERTMANAGER_URL"
         )
+    listener = None
+    if settings.metrics_port:
+        from service.ops.http_listener import OpsListener, redis_ping_check
+
+        stall_s = settings.healthz_stall_s
+        listener = OpsListener(
+            metrics.SINKS_REGISTRY,
+            host=settings.metrics_host,
+            port=settings.metrics_port,
+            alive=lambda: runner.alive(stall_s),
+            ready=redis_ping_check(settings.redis_url),
+            role="sinks",
+        ).start()
 
     async def main() -> dict[str, dict[str, Any]]:
         if install_signals:
@@ -252,4 +319,8 @@ def run_sinks(
                     loop.add_signal_handler(sig, runner.stop)
         return await runner.run(stop_after)
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    finally:
+        if listener is not None:
+            listener.stop()

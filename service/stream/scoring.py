@@ -31,6 +31,7 @@ from detector.audit.pipeline import score_accounts
 from detector.features import feature_frame
 from detector.fusion import AccountVerdict
 from detector.model import AccountAnomalyModel
+from service import metrics
 from service.redis_keys import Keys
 from service.redis_values import decode_hash
 from service.redis_values import text_or_none as _text
@@ -316,8 +317,10 @@ class Scorer:
             return 0
         features = feature_frame(states, as_of)
         verdicts = self.verdicts(features, as_of)
-        self._write(verdicts, features, states, as_of)
+        scored_at = self._write(verdicts, features, states, as_of)
         self.scored += len(verdicts)
+        metrics.SCORER_RUNS.inc()
+        metrics.SCORER_LAST_RUN.set(scored_at)
         return len(verdicts)
 
     def verdicts(self, features: pd.DataFrame, as_of: float) -> list[AccountVerdict]:
@@ -394,7 +397,9 @@ class Scorer:
         features: pd.DataFrame,
         states: dict[str, Any],
         as_of: float,
-    ) -> None:
+    ) -> float:
+        """Store verdicts, features, history and alerts; returns the wall time of the pass
+        (also stamped as ``last_scored_at`` in the stats hash)."""
         now = time.time()
         ttl = self.settings.bucket_ttl_s
         alerts = self._alerts_for(verdicts, features, states, as_of)
@@ -454,6 +459,7 @@ class Scorer:
                 pipe.lpush(hkey, orjson.dumps(snap))
                 pipe.ltrim(hkey, 0, HISTORY_LEN - 1)
                 pipe.expire(hkey, ttl)
+        pipe.hset(self.keys.stats, "last_scored_at", repr(now))
         pipe.execute()
         for v in verdicts:
             outcome = sync_account_alert(
@@ -468,6 +474,7 @@ class Scorer:
             )
             if outcome == "fired":
                 self.alerts_fired += 1
+        return now
 
 
 def _snapshot(

@@ -37,6 +37,7 @@ from typing import Any
 
 import redis
 
+from service import metrics
 from service.redis_keys import Keys
 from service.redis_values import text as _text
 from service.settings import StreamSettings
@@ -77,6 +78,7 @@ class _Batch:
     bad: list[tuple[Any, dict[bytes, bytes], str]]
     deltas: BatchDeltas
     clock: float  # largest event time
+    started: float = 0.0  # time.monotonic() when folding began (batch duration metric)
 
 
 @dataclass(slots=True)
@@ -156,9 +158,34 @@ class Worker:
         self._inflight: tuple[Future[Any], Any, _Batch] | None = None
         self._inflight_n = 0
         self.compact_bytes = int(settings.compact_bytes)
+        #: time.monotonic() of the loop's last turn (the /healthz of the worker process)
+        self.heartbeat = time.monotonic()
+        self._published: dict[str, int] = {}  # stats already counted in the metrics
         ensure_group(client, self.keys, settings.group)
+        metrics.WORKER_REDIS_UP.set(1)
 
     # -- lifecycle -------------------------------------------------------------------
+    def alive(self, stall_s: float = 120.0) -> bool:
+        """True while the loop turned within the last ``stall_s`` seconds."""
+        return time.monotonic() - self.heartbeat < stall_s
+
+    def publish_metrics(self) -> None:
+        """Add the counters' growth since the last call to the worker's Prometheus
+        counters (once per loop turn: nothing is counted per event)."""
+        s = self.stats
+        done = self._published
+        for name, value, counter in (
+            ("events", s.events, metrics.WORKER_EVENTS),
+            ("batches", s.batches, metrics.WORKER_BATCHES),
+            ("errors", s.errors, metrics.WORKER_ERRORS),
+            ("dead_lettered", s.dead_lettered, metrics.WORKER_DEADLETTERED),
+            ("reclaimed", s.reclaimed, metrics.WORKER_RECLAIMED),
+        ):
+            delta = value - done.get(name, 0)
+            if delta > 0:
+                counter.inc(delta)
+                done[name] = value
+
     def install_signal_handlers(self) -> None:
         """SIGTERM / SIGINT finish the batch in hand, then :meth:`run` returns."""
 
@@ -183,16 +210,25 @@ class Worker:
         idle_since: float | None = None
         try:
             while not self.stopping:
+                self.heartbeat = time.monotonic()
                 try:
                     n = self.step(settle=False)
                     if not n:
                         self.settle()
-                except redis.ConnectionError as exc:
+                    metrics.WORKER_REDIS_UP.set(1)
+                except (redis.ConnectionError, redis.WatchError) as exc:
+                    # a WatchError getting here is redis-py's report of a connection lost
+                    # while WATCHing (XREADGROUP under WATCH); fenced commits never get here
                     log.warning("Redis unavailable (%s); retrying", exc)
+                    metrics.WORKER_REDIS_UP.set(0)
                     self.stats.errors += 1
                     self._next_id = "0"
+                    self.publish_metrics()
                     time.sleep(0.5)
                     continue
+                finally:
+                    self.heartbeat = time.monotonic()
+                self.publish_metrics()
                 if max_events is not None and self.stats.events + self._inflight_n >= max_events:
                     break
                 if n:
@@ -208,7 +244,10 @@ class Worker:
                 ):
                     break
         finally:
-            self.settle()  # SIGTERM, exit, error: the batch in flight is committed first
+            try:
+                self.settle()  # SIGTERM, exit, error: the batch in flight is committed first
+            finally:
+                self.publish_metrics()
         if self.scorer is not None and not self.stopping:
             self.scorer.tick(flush=True)
 
@@ -375,11 +414,12 @@ class Worker:
 
     def _prepare(self, entries: Sequence[Entry]) -> _Batch:
         """Decode and fold (CPU only: no Redis)."""
+        started = time.monotonic()
         rows, bad = decode_entries(entries)
         columns = columns_from_rows(rows)
         deltas = fold_batch(columns, top_keep=self.settings.top_keep)
         clock = float(columns["ts"].max()) if rows else 0.0
-        return _Batch([e[0] for e in entries], rows, bad, deltas, clock)
+        return _Batch([e[0] for e in entries], rows, bad, deltas, clock, started)
 
     def _queue(self, pipe: Any, batch: _Batch) -> None:
         """Queue the batch's transaction on ``pipe`` (WATCHing the lease).
@@ -398,6 +438,8 @@ class Worker:
             pipe.eval(SET_MAX, 1, self.keys.clock, repr(batch.clock))
         for entry_id, fields, reason in batch.bad:
             self._queue_deadletter(pipe, entry_id, fields, reason, deliveries=1)
+        if batch.bad:
+            pipe.hincrby(self.keys.stats, "deadlettered", len(batch.bad))
         pipe.xack(self.keys.events, s.group, *batch.ids)
         pipe.hincrby(self.keys.stats, "processed", len(rows))
 
@@ -411,6 +453,8 @@ class Worker:
         self.stats.events += len(batch.rows)
         self.stats.buckets += len(batch.deltas)
         self.stats.dead_lettered += len(batch.bad)
+        metrics.WORKER_BATCH_DURATION.observe(time.monotonic() - batch.started)
+        metrics.WORKER_LAST_BATCH.set(time.time())
         if len(batch.deltas) and isinstance(results[0], list):
             self._compact(batch.deltas, results[0])
         return len(batch.rows)
@@ -507,6 +551,7 @@ class Worker:
                 reason = f"delivered {deliveries[entry_id]} times without success"
                 self._queue_deadletter(tx, entry_id, fields, reason, deliveries[entry_id])
             tx.xack(self.keys.events, s.group, *(e[0] for e in poison))
+            tx.hincrby(self.keys.stats, "deadlettered", len(poison))
             tx.execute()
             self.stats.dead_lettered += len(poison)
             log.warning("dead-lettered %d entries", len(poison))

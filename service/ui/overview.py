@@ -1,7 +1,9 @@
 """Figures of the dashboard's overview page, read from Redis in a few round trips.
 
 Alerts by severity and status, the risk distribution, the riskiest accounts and
-clusters, ingest health (lag, quarantine, events per second) and the model in use.
+clusters, ingest health (lag, quarantine, events per second), the model in use, and the
+gateway answers of this service process (decisions, fail-mode answers, load shed; read
+from its own Prometheus registry, not from Redis).
 Everything is O(log n) or bounded in Redis except the alert counts, which read one short
 hash field pair per indexed alert (pipelined, capped) and are cached for a few seconds.
 """
@@ -16,10 +18,11 @@ from typing import Any
 
 import orjson
 
+from service import metrics
 from service.redis_keys import Keys
 from service.store.common import dec
 
-__all__ = ["RISK_BINS", "OverviewReader"]
+__all__ = ["RISK_BINS", "OverviewReader", "gateway_health"]
 
 #: edges of the risk histogram (10 bins of 0.1; the last one includes 1.0)
 RISK_BINS: tuple[float, ...] = tuple(round(i / 10, 1) for i in range(11))
@@ -34,6 +37,38 @@ def _num(v: Any) -> float | None:
         return float(dec(v)) if v is not None else None
     except ValueError:
         return None
+
+
+def _samples(name: str) -> list[tuple[dict[str, str], float]]:
+    """``(labels, value)`` of every sample named ``name`` in the service's registry."""
+    out = []
+    for family in metrics.REGISTRY.collect():
+        for sample in family.samples:
+            if sample.name == name:
+                out.append((sample.labels, sample.value))
+    return out
+
+
+def gateway_health() -> dict[str, Any]:
+    """Gateway answers of this process since it started: by action, from the fail mode,
+    shed under overload, and the event loop's lag right now."""
+    by_action: dict[str, int] = {}
+    for labels, v in _samples("distillwatch_decisions_total"):
+        by_action[labels["action"]] = by_action.get(labels["action"], 0) + int(v)
+    shed: dict[str, int] = {}
+    for labels, v in _samples("distillwatch_shed_requests_total"):
+        shed[labels["reason"]] = shed.get(labels["reason"], 0) + int(v)
+    fallback = sum(int(v) for _l, v in _samples("distillwatch_fallback_decisions_total"))
+    lag = _samples("distillwatch_event_loop_lag_seconds")
+    inflight = _samples("distillwatch_gateway_inflight_requests")
+    return {
+        "decisions": by_action,
+        "fail_mode_answers": fallback,
+        "shed": shed,
+        "shed_total": sum(shed.values()),
+        "loop_lag_s": lag[0][1] if lag else 0.0,
+        "inflight": int(inflight[0][1]) if inflight else 0,
+    }
 
 
 class OverviewReader:
@@ -207,6 +242,7 @@ class OverviewReader:
             "top_clusters": self.top_clusters(client, int(n_clusters)),
             "clusters_total": int(n_clusters),
             "ingest": ingest,
+            "gateway": gateway_health(),
             "model": {
                 "active": dec(active) if active else None,
                 "published": dec(current) if current else None,

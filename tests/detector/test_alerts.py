@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from detector.alerts import account_alert, fingerprint, rfc3339
+from detector.alerts import RUNBOOK_URL, account_alert, fingerprint, rfc3339
 
 
 def test_fingerprint_matches_alertmanager_fnv1a() -> None:
@@ -37,7 +37,11 @@ def test_account_alert_shape() -> None:
     assert alert["fingerprint"] == fingerprint(alert["labels"])
     ann = alert["annotations"]
     assert ann["recommended_action"] == "block" and ann["cluster_id"] == "c-1"
-    assert "cot_share" in ann["evidence"] and ann["runbook"]
+    assert "cot_share" in ann["evidence"] and "Detection alerts" in ann["runbook"]
+    assert ann["runbook_url"] == RUNBOOK_URL
+    assert RUNBOOK_URL == (
+        "https://github.com/distillwatch/distillwatch/blob/main/docs/runbook.md#detection-alerts"
+    )
     assert alert["startsAt"] == "2026-09-21T14:13:20.500Z"
     assert alert["endsAt"] == "0001-01-01T00:00:00Z"
 

@@ -1,4 +1,11 @@
-"""Operations: ``/healthz`` (process up), ``/readyz`` (Redis and model), ``/metrics``."""
+"""Operations: ``/healthz`` (process up), ``/readyz`` (Redis reachable), ``/metrics``.
+
+Readiness is whether this process can take traffic: Redis answers. A model in use is
+reported but not required: before the first worker has scored, the gateway endpoints
+answer from request signals and ``unknown_account`` (allow), and ``POST /v1/events``
+must be reachable for the very events that will produce the first model (requiring
+one would keep a new deployment unready forever).
+"""
 
 from __future__ import annotations
 
@@ -24,11 +31,11 @@ async def healthz() -> dict[str, str]:
 
 @router.get(
     "/readyz",
-    summary="Readiness: Redis reachable and a model in use",
+    summary="Readiness: Redis reachable (the model in use is reported)",
     responses={503: {"description": "Not ready; `checks` says why."}},
 )
 async def readyz(services: ServicesDep) -> Response:
-    """200 when Redis answers and the scorers have a model; 503 otherwise."""
+    """200 when Redis answers (``checks.model`` says whether a model is in use); 503 otherwise."""
     checks: dict[str, Any] = {}
     model = None
     try:
@@ -45,10 +52,13 @@ async def readyz(services: ServicesDep) -> Response:
         checks["redis"] = "ok"
         raw = active or current
         model = raw.decode() if isinstance(raw, bytes) else raw
-        checks["model"] = model or "none: no worker has scored yet and no model is published"
+        checks["model"] = model or (
+            "none yet: no worker has scored and no model is published "
+            "(gateway answers come from request signals until then)"
+        )
     except RedisUnavailable as exc:
         checks["redis"] = f"unreachable ({exc})"
-    ready = checks.get("redis") == "ok" and model is not None
+    ready = checks.get("redis") == "ok"
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks, "model_version": model},
         status_code=200 if ready else 503,

@@ -628,6 +628,30 @@
       )
     );
 
+    // gateway answers of this service process (its own counters since start)
+    const gw = d.gateway || { decisions: {}, shed: {} };
+    const actions = Object.entries(gw.decisions || {})
+      .sort((a, b) => b[1] - a[1])
+      .map(([a, n]) => a + " " + fmtInt(n))
+      .join(", ");
+    const shedWhy = Object.entries(gw.shed || {})
+      .map(([r, n]) => r + " " + fmtInt(n))
+      .join(", ");
+    fill(
+      $("#ov-gateway"),
+      h(
+        "dl",
+        { class: "kv" + (gw.shed_total || gw.fail_mode_answers ? " warn" : "") },
+        [
+          ["Decisions", actions || "none yet"],
+          ["Fail-mode answers", fmtInt(gw.fail_mode_answers || 0)],
+          ["Shed (503, overload)", fmtInt(gw.shed_total || 0) + (shedWhy ? " (" + shedWhy + ")" : "")],
+          ["In flight", fmtInt(gw.inflight || 0)],
+          ["Event-loop lag", fmtNum((gw.loop_lag_s || 0) * 1000) + " ms"],
+        ].map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])
+      )
+    );
+
     // top accounts
     fill(
       $("#ov-accounts"),

@@ -189,7 +189,8 @@ def test_cluster_alerts_are_well_formed() -> None:
     assert ann["members"].count(",") == 19
     assert ann["recommended_action"].startswith("block all 30 member accounts")
     assert "203.0.113.0/24" in ann["evidence"]
-    assert ann["runbook"]
+    assert "Detection alerts" in ann["runbook"]
+    assert ann["runbook_url"].endswith("/docs/runbook.md#detection-alerts")
     assert orjson.loads(ann["features"])["size"] == 30
     assert RFC3339.match(alert["startsAt"])
     assert alert["endsAt"] == "0001-01-01T00:00:00Z"

@@ -149,6 +149,13 @@ def test_login_sets_a_strict_httponly_cookie(ui: TestClient) -> None:
     assert d["alerts"]["total"] > 0
     assert sum(b["count"] for b in d["risk"]["bins"]) == d["risk"]["scored"] > 0
     assert d["top_accounts"] and d["model"]["active"]
+    gw = d["gateway"]  # this process's gateway answers: counters of its own registry
+    assert {"decisions", "fail_mode_answers", "shed", "shed_total", "inflight"} <= set(gw)
+    assert gw["shed_total"] == sum(gw["shed"].values())
+    r = ui.post("/v1/score", json={"account_id": "nobody"}, headers=auth("gateway"))
+    assert r.status_code == 200 and r.json()["action"] == "allow"
+    again = ui.get("/ui/api/overview").json()["gateway"]
+    assert again["decisions"].get("allow", 0) == gw["decisions"].get("allow", 0) + 1
     assert ui.get("/ui/api/whoami").json() == {
         "name": "test-analyst",
         "role": "analyst",
