@@ -137,6 +137,19 @@ class LinkConfig:
         Cluster harvest score from which a cluster is put up for review.
     member_suspicious : float
         Member harvest score from which a member counts as individually suspicious.
+    affiliate_share : float
+        Share of an unlinked account's traffic on a flagged cluster's defining template
+        (skeleton or system prompt) from which it is the campaign's *affiliate*: a late
+        joiner or slow member tied to it by content alone (:func:`affiliates`).
+    affiliate_core_share : float
+        Share of the cluster's members holding a template at ``affiliate_share`` or more
+        for it to define the campaign.
+    affiliate_max_ratio : float
+        A defining template held (at ``affiliate_share``) by more unlinked accounts than
+        this times the cluster's size is popular beyond the campaign (an app or SDK frame
+        the campaign happens to use): it affiliates no one.
+    affiliate_risk : float
+        Affiliates receive this fraction of the cluster's risk, at most ``review``.
     """
 
     min_token_share: float = 0.05
@@ -175,6 +188,10 @@ class LinkConfig:
     block_harvest: float = 0.5
     review_harvest: float = 0.3
     member_suspicious: float = 0.5
+    affiliate_share: float = 0.5
+    affiliate_core_share: float = 0.5
+    affiliate_max_ratio: float = 1.0
+    affiliate_risk: float = 0.8
 
     def cap(self, n_accounts: int, family: str = "skeleton") -> int:
         """Document-frequency cap of a token family for a population of ``n_accounts``.

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from detector.aggregates import AccountState
+from detector.linking.affiliates import affiliates
 from detector.linking.blocking import candidate_pairs
 from detector.linking.communities import communities
 from detector.linking.config import LinkConfig
@@ -110,6 +111,7 @@ def link_accounts(
     sizes = np.bincount(labels, minlength=prof.size)
     keep = np.flatnonzero(sizes >= cfg.min_cluster_size)
     clusters: list[Cluster] = []
+    member_rows: list[tuple[np.ndarray, Any]] = []
     if keep.size:
         counts = np.stack([states[a].counts for a in prof.accounts])
         member_harvest = harvest_scores(counts)
@@ -155,6 +157,13 @@ def link_accounts(
                     _accounts=prof.accounts,
                 )
             )
+            member_rows.append((rows, clusters[-1]))
+        claims = affiliates(prof, [(r, c.action != "allow") for r, c in member_rows], cfg)
+        for (_rows, c), extra in zip(member_rows, claims, strict=True):
+            if extra:
+                c.affiliates = [str(prof.accounts[r]) for r in extra]
+                c.affiliate_risk = round(c.risk * cfg.affiliate_risk, 4)
+                c.affiliate_action = "review" if c.action != "allow" else "allow"
     clusters.sort(key=lambda c: (-_ACTION_RANK.get(c.action, 0), -c.risk, -c.size, c.cluster_id))
     timings["scoring_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t0

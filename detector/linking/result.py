@@ -154,6 +154,11 @@ class Cluster:
         Cluster features (size, volume, diversity, harvest ratios, link strength...).
     first_ts, last_ts : float
         First and last request of any member.
+    affiliates : list of str
+        Unlinked accounts sending the campaign's defining template as most of their
+        traffic (slow members, late joiners; :mod:`detector.linking.affiliates`).
+    affiliate_risk, affiliate_action : float, str
+        What each affiliate receives (a fraction of ``risk``; at most ``review``).
     """
 
     cluster_id: str
@@ -165,6 +170,9 @@ class Cluster:
     features: dict[str, float]
     first_ts: float
     last_ts: float
+    affiliates: list[str] = field(default_factory=list)
+    affiliate_risk: float = 0.0
+    affiliate_action: str = "allow"
     _edge_source: PairEvidence | None = field(default=None, repr=False)
     _edge_index: np.ndarray | None = field(default=None, repr=False)
     _accounts: np.ndarray | None = field(default=None, repr=False)
@@ -219,6 +227,8 @@ class Cluster:
             "features": {k: round(float(v), 4) for k, v in self.features.items()},
             "first_ts": self.first_ts,
             "last_ts": self.last_ts,
+            "affiliates": list(self.affiliates),
+            "affiliate_action": self.affiliate_action,
         }
         if with_edges:
             out["edges"] = [list(e) for e in self.edges]
@@ -265,14 +275,15 @@ class LinkResult:
         return [c for c in self.clusters if c.action in ALERT_ACTIONS]
 
     def account_verdicts(self) -> dict[str, dict[str, Any]]:
-        """Per member: ``{"cluster_id", "risk", "action", "reason"}`` (the fusion input).
+        """Per member and affiliate: ``{"cluster_id", "risk", "action", "reason"}`` (the
+        fusion input; affiliates also carry ``"affiliate": True``).
 
         Returns
         -------
         dict
             account id -> cluster verdict, for every member of every cluster.
         """
-        return {
+        out = {
             m: {
                 "cluster_id": c.cluster_id,
                 "risk": c.risk,
@@ -282,6 +293,26 @@ class LinkResult:
             for c in self.clusters
             for m in c.members
         }
+        for c in self.clusters:
+            if not c.affiliates:
+                continue
+            reason = (
+                f"sends the defining template of cluster {c.cluster_id} ({c.size} accounts, "
+                f"cluster action {c.action}) as most of its traffic; affiliated by content "
+                f"alone, action at most {c.affiliate_action}"
+            )
+            for m in c.affiliates:
+                out.setdefault(
+                    m,
+                    {
+                        "cluster_id": c.cluster_id,
+                        "risk": c.affiliate_risk,
+                        "action": c.affiliate_action,
+                        "reason": reason,
+                        "affiliate": True,
+                    },
+                )
+        return out
 
     def alerts(self, result: Any = None) -> list[dict[str, Any]]:
         """One Alertmanager-shaped alert per flagged cluster.

@@ -314,3 +314,85 @@ def test_stock_prompts_are_never_evidence() -> None:
     crowd = swarm(rng, 30, "stock", skeleton=kojima)
     result = _link(background_long(rng, 200) + crowd)
     assert not any(m.startswith("stock-") for c in result.clusters for m in c.members)
+
+
+def _slow_members(rng: np.random.Generator, n: int, tag: str, skeleton: int) -> list[AccountSpec]:
+    """Swarm stragglers: the campaign's template, one or two requests, a later day."""
+    out = []
+    for j in range(n):
+        t = np.sort(T0 + 2.6 * DAY + rng.uniform(0, 6 * 3600, int(rng.integers(1, 3))))
+        out.append(
+            AccountSpec(
+                f"{tag}-{j:03d}",
+                t,
+                [f"81.{rng.integers(256)}.{j}.{j + 1}"],
+                f"Mozilla/5.0 (Macintosh) Safari/{600 + j}",
+                [skeleton],
+                None,
+                cot_share=0.9,
+                completion_mean=1500.0,
+                distinct_prompt_ratio=1.0,
+                topics=[0.6, 0.3, 0.1],
+            )
+        )
+    return out
+
+
+def test_slow_members_of_a_flagged_swarm_are_affiliated_by_its_template() -> None:
+    """Too few requests and another day: no second kind of evidence, but the campaign's
+    defining template makes them affiliates (review at most, a fraction of the risk)."""
+    rng = np.random.default_rng(31)
+    crowd = swarm(rng, 40)
+    slow = _slow_members(rng, 6, "late", 0x5A5A5A5A12345678)
+    result = _link(background_long(rng, 300) + crowd + slow)
+    core = [c for c in result.flagged() if set(c.members) & {s.account_id for s in crowd}]
+    assert core and core[0].action == "block"
+    late = {s.account_id for s in slow}
+    assert not late & {m for c in result.clusters for m in c.members}  # not linked
+    assert late <= set(core[0].affiliates)
+    verdicts = result.account_verdicts()
+    for a in late:
+        v = verdicts[a]
+        assert v["affiliate"] and v["cluster_id"] == core[0].cluster_id
+        assert v["action"] == "review"
+        assert v["risk"] == pytest.approx(core[0].risk * LinkConfig().affiliate_risk, abs=1e-4)
+        assert "defining template" in v["reason"]
+    assert core[0].to_dict()["affiliates"] == sorted(late)
+    # no background account is an affiliate
+    assert not any(v.get("affiliate") and a.startswith("bg") for a, v in verdicts.items())
+
+
+@pytest.mark.parametrize(("outsiders", "affiliated"), [(5, True), (25, False)])
+def test_a_template_popular_beyond_the_campaign_affiliates_no_one(
+    outsiders: int, affiliated: bool
+) -> None:
+    """A campaign linked by network and template (10 accounts): 5 outside holders of its
+    template are affiliates; 25 (more than the campaign) make it an app frame it shares."""
+    rng = np.random.default_rng(32)
+    skeleton = 0x3C3C3C3C3C3C3C3C
+    campaign = hydra(rng, 10, "alpha", net="203.0.113", skeleton=skeleton)
+    users = _slow_members(rng, outsiders, "user", skeleton)
+    result = _link(background(rng, 300) + campaign + users)
+    flagged = [c for c in result.flagged() if set(c.members) == {s.account_id for s in campaign}]
+    assert flagged
+    ids = {s.account_id for s in users}
+    if affiliated:
+        assert set(flagged[0].affiliates) == ids
+    else:
+        assert not any(c.affiliates for c in result.clusters)
+        assert not any(v.get("affiliate") for v in result.account_verdicts().values())
+
+
+def test_unflagged_clusters_affiliate_no_one() -> None:
+    """A cohort that harvests nothing (short answers, no reasoning requests) may be linked
+    but is not flagged: its template affiliates no one."""
+    rng = np.random.default_rng(33)
+    crowd = swarm(rng, 40)
+    slow = _slow_members(rng, 5, "late", 0x5A5A5A5A12345678)
+    for spec in crowd + slow:
+        spec.cot_share, spec.completion_mean = 0.0, 120.0
+    result = _link(background_long(rng, 300) + crowd + slow)
+    assert any(set(c.members) & {s.account_id for s in crowd} for c in result.clusters)
+    assert not result.flagged()
+    assert not any(c.affiliates for c in result.clusters)
+    assert not any(v.get("affiliate") for v in result.account_verdicts().values())
