@@ -72,6 +72,11 @@ class StreamSettings(BaseSettings):
     min_events: int = 5
     contamination: float = 0.05
     rules_dir: str | None = None
+    #: key signing published models (HMAC-SHA256); trainers and workers share it. A
+    #: secret: give it through the secrets directory (file ``distillwatch_model_key``)
+    model_key: str | None = None
+    #: accept unsigned published models (only for a Redis nobody else can write)
+    model_allow_unsigned: bool = False
     alert_actions: tuple[str, ...] = ("block", "throttle", "review")
 
     # -- operations: metrics / health listener, logs (issue 14; helper B's block) ------------

@@ -58,16 +58,25 @@ def audit_cmd(
     from detector.audit.outputs import summary_of, write_accounts_csv, write_alerts
     from detector.audit.pipeline import AuditConfig, run_audit
     from detector.ingest import QuarantineWriter
-    from detector.model import ModelSchemaError, load_model
+    from detector.model import (
+        ModelIntegrityError,
+        ModelSchemaError,
+        ModelVersionError,
+        load_model,
+    )
+    from service.settings import get_settings
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model = None
     version = "population-fit"
     if model_path:
+        # a local file: unsigned is accepted when no key is configured (the user's own
+        # file); with DISTILLWATCH_MODEL_KEY set, the signature must verify
+        key = get_settings().model_key
         try:
-            model, meta = load_model(model_path)
-        except ModelSchemaError as exc:
+            model, meta = load_model(model_path, key=key, allow_unsigned=key is None)
+        except (ModelIntegrityError, ModelSchemaError, ModelVersionError) as exc:
             raise click.ClickException(str(exc)) from None
         version = str(meta.get("version"))
     total = sum(Path(p).stat().st_size for p in paths)

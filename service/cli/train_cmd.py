@@ -66,7 +66,9 @@ def train_cmd(
     from detector.audit.pipeline import build_states
     from detector.features import feature_frame
     from detector.model import AccountAnomalyModel, save_model
+    from service.settings import get_settings
 
+    key = get_settings().model_key
     states, stats = build_states(list(paths), fmt=fmt, account_field=account_field)
     features = feature_frame(states, stats["last_ts"])
     eligible = features[features["n_events"] >= min_events]
@@ -82,10 +84,12 @@ def train_cmd(
         version=version or now.strftime("%Y%m%dT%H%M%SZ"),
         trained_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         extra={"events": stats["n_events"], "sources": [str(p) for p in paths]},
+        key=key,
     )
+    signed = "signed" if key else "unsigned (no DISTILLWATCH_MODEL_KEY)"
     click.echo(
         f"model {meta['version']} ({detector}) fitted on {len(eligible):,} accounts, "
-        f"schema {meta['schema_hash']} -> {out_path}"
+        f"schema {meta['schema_hash']}, {signed} -> {out_path}"
     )
 
 

@@ -180,7 +180,13 @@ class Scorer:
         if version is None or version == self.redis_version:
             return False
         try:
-            model, _meta = model_store.load_version(self.client, self.keys, version)
+            model, _meta = model_store.load_version(
+                self.client,
+                self.keys,
+                version,
+                key=self.settings.model_key,
+                allow_unsigned=self.settings.model_allow_unsigned,
+            )
         except Exception as exc:  # a bad blob must not stop scoring
             log.error("cannot load model %s: %s", version, exc)
             self.redis_version = version

@@ -46,12 +46,19 @@ def train_from_redis(
     Raises
     ------
     ValueError
-        When fewer than 20 accounts are eligible.
+        When fewer than 20 accounts are eligible, or no model key is configured (and
+        unsigned models are not allowed).
     """
     from detector.model import AccountAnomalyModel
     from service.stream import model_store
     from service.stream.scoring import population_features
 
+    if not settings.model_key and not settings.model_allow_unsigned:
+        raise ValueError(
+            "publishing a model needs DISTILLWATCH_MODEL_KEY (the key workers verify models "
+            "with; set the same key on trainers and workers), or "
+            "DISTILLWATCH_MODEL_ALLOW_UNSIGNED=true for a Redis nobody else can write"
+        )
     contamination = settings.contamination if contamination is None else contamination
     min_events = settings.min_events if min_events is None else min_events
     features, as_of = population_features(client, settings, limit=None)
@@ -65,7 +72,11 @@ def train_from_redis(
     model = AccountAnomalyModel(contamination=contamination, detector=detector).fit(eligible)
     extra = {"source": "redis", "window_hours": settings.window_hours, "as_of": as_of}
     blob, meta = model_store.model_to_bytes(
-        model, version=label, trained_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"), extra=extra
+        model,
+        version=label,
+        trained_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        extra=extra,
+        key=settings.model_key,
     )
     model_store.publish_model(client, model_store.Keys(settings.key_prefix), blob, meta)
     return blob, meta, len(eligible)

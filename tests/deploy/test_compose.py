@@ -32,7 +32,7 @@ COMPOSE = DEPLOY / "compose.yaml"
 
 DISTILLWATCH_SERVICES = {"service", "worker", "sinks"}
 REQUIRED_SERVICES = DISTILLWATCH_SERVICES | {"redis", "prometheus", "alertmanager", "grafana"}
-SECRET_FILES = {"distillwatch_api_tokens", "distillwatch_webhook_secret"}
+SECRET_FILES = {"distillwatch_api_tokens", "distillwatch_webhook_secret", "distillwatch_model_key"}
 
 
 def settings_env_names() -> set[str]:
@@ -175,6 +175,9 @@ def test_secrets_follow_the_secrets_dir_contract(
             # a secrets dir that does not exist is an error: only set it where mounted
             assert "DISTILLWATCH_SECRETS_DIR" not in env, name
     assert "distillwatch_api_tokens" in services["service"]["secrets"]
+    # workers verify published models with the key the service's retrain signs them with
+    assert "distillwatch_model_key" in services["worker"]["secrets"]
+    assert "distillwatch_model_key" in services["service"]["secrets"]
 
 
 def test_secret_examples_exist_and_parse() -> None:

@@ -165,7 +165,7 @@ def test_sigterm_finishes_batch_and_exits(rclient, redis_server, events) -> None
 
 
 def test_model_hot_reload(rclient, redis_server, events) -> None:
-    s = settings_for(redis_server.url, model_poll_s=0)
+    s = settings_for(redis_server.url, model_poll_s=0, model_key="hot-reload-key")
     Ingestor(rclient, s).add_events(events)
     scorer = Scorer(rclient, s)
     Worker(rclient, s, scorer=scorer).run(exit_when_idle=0.3)
@@ -174,7 +174,18 @@ def test_model_hot_reload(rclient, redis_server, events) -> None:
     assert not scorer._link_warned  # detector.linking accepted the Redis-backed states
     features, _as_of = population_features(rclient, s)
     model = AccountAnomalyModel(n_estimators=20).fit(features)
-    blob, meta = model_store.model_to_bytes(model, version="v-test-1", trained_at="now", extra={})
+    # whoever can write Redis but lacks the key: an unsigned or wrongly signed model is
+    # refused and the scorer keeps what it has
+    for version, key in (("v-unsigned", None), ("v-other-key", "not-the-key")):
+        blob, meta = model_store.model_to_bytes(
+            model, version=version, trained_at="now", extra={}, key=key
+        )
+        model_store.publish_model(rclient, Keys(), blob, meta)
+        assert not scorer.poll_model(force=True)
+        assert scorer.model_version.startswith("population-fit")
+    blob, meta = model_store.model_to_bytes(
+        model, version="v-test-1", trained_at="now", extra={}, key="hot-reload-key"
+    )
     model_store.publish_model(rclient, Keys(), blob, meta)
     assert scorer.poll_model()
     assert scorer.model_version == "v-test-1"
@@ -190,12 +201,15 @@ def test_train_from_redis_cli(rclient, redis_server, events) -> None:
     s = settings_for(redis_server.url)
     Ingestor(rclient, s).add_events(events)
     Worker(rclient, s).run(exit_when_idle=0.3)
-    res = CliRunner().invoke(
-        train_cmd, ["--from-redis", redis_server.url, "--version", "v-cli", "--min-events", "1"]
-    )
+    args = ["--from-redis", redis_server.url, "--version", "v-cli", "--min-events", "1"]
+    # no key: publishing is refused with the reason (workers would refuse the model)
+    res = CliRunner().invoke(train_cmd, args, env={"DISTILLWATCH_MODEL_KEY": ""})
+    assert res.exit_code != 0 and "DISTILLWATCH_MODEL_KEY" in res.output
+    assert model_store.current_version(rclient, Keys()) is None
+    res = CliRunner().invoke(train_cmd, args, env={"DISTILLWATCH_MODEL_KEY": "cli-key"})
     assert res.exit_code == 0, res.output
     assert model_store.current_version(rclient, Keys()) == "v-cli"
-    model, meta = model_store.load_version(rclient, Keys(), "v-cli")
+    model, meta = model_store.load_version(rclient, Keys(), "v-cli", key="cli-key")
     assert meta["source"] == "redis" and model.n_train_ >= 20
 
 

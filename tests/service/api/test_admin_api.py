@@ -48,7 +48,7 @@ def test_rules_reload_reaches_a_running_scorer(redis_server, fresh_prefix, tmp_p
 
 
 def test_retrain_publishes_a_model(redis_server, fresh_prefix) -> None:
-    settings = service_settings(redis_server.url, fresh_prefix)
+    settings = service_settings(redis_server.url, fresh_prefix, model_key="admin-test-key")
     client = redis_server.client()
     replay(client, settings)
     with TestClient(create_app(settings)) as api:
