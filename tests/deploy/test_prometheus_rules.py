@@ -85,6 +85,7 @@ def test_rules_follow_the_conventions() -> None:
         "DistillwatchQuarantineSpike",
         "DistillwatchScorerStale",
         "DistillwatchGatewayFailOpen",
+        "DistillwatchGatewayShedding",
         "DistillwatchSinkFailing",
         "DistillwatchSinkDropping",
     }
