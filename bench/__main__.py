@@ -13,6 +13,7 @@ import time
 BENCHMARKS = (
     "text_signals_speed",
     "audit_throughput",
+    "audit_dask",
     "linking",
     "stream_throughput",
     "service_latency",

@@ -252,6 +252,10 @@ def _purpose_scores(
         * (1.0 - _log_scale(per_user, 10.0, 100.0))
         # a reseller relays harvesting for a few heavy end users among many light ones
         * (1.0 - _log_scale(cot_per_user, 10.0, 60.0))
+        # a product's users are alike: whatever reasoning they ask for is spread over
+        # them (concentration ~1 or below); a proxy whose reasoning requests come from
+        # end users sending twice the average user's traffic relays harvesters
+        * (1.0 - np.clip(_col(f, "cot_end_user_concentration") - 1.0, 0.0, 1.0))
     )
 
     idle = _col(f, "idle_hours")

@@ -38,6 +38,7 @@ __all__ = [
     "ALERTS_OPEN",
     "ALERT_TRANSITIONS",
     "AUTH_FAILURES",
+    "BODY_TIMEOUTS",
     "CONTENT_TYPE",
     "DECISIONS",
     "EVENT_LOOP_LAG",
@@ -207,6 +208,14 @@ REDIS_BUDGET_EXTENSIONS = Counter(
     "Gateway Redis calls granted another budget because the event loop, not Redis, was late.",
     registry=REGISTRY,
 )
+#: slow-body protection (BodyLimitMiddleware; helper F)
+BODY_TIMEOUTS = Counter(
+    "distillwatch_request_body_timeouts_total",
+    "Requests answered 408 because their body did not arrive within the time limit, by "
+    "limit (events: POST /v1/events; default: every other route).",
+    ("limit",),
+    registry=REGISTRY,
+)
 MODEL_INFO = Info(
     "distillwatch_model",
     "The anomaly model version the scorers currently use.",
@@ -269,6 +278,26 @@ WORKER_REDIS_UP = Gauge(
     "1 when the worker's last Redis call succeeded, else 0.",
     registry=WORKER_REGISTRY,
 )
+
+# -- population job (worker and ``distillwatch scorer`` processes; helper K's block) -------
+POPULATION_REFRESHES = Counter(
+    "distillwatch_population_refresh_total",
+    "Population snapshots this process computed (window states, fallback fit, linking) "
+    "as holder of the population lease.",
+    registry=WORKER_REGISTRY,
+)
+POPULATION_LAST_REFRESH = Gauge(
+    "distillwatch_population_last_refresh_timestamp_seconds",
+    "Unix time the population snapshot this process uses was published (computed here or "
+    "loaded from Redis).",
+    registry=WORKER_REGISTRY,
+)
+POPULATION_LEADER = Gauge(
+    "distillwatch_population_leader",
+    "1 while this process holds the population lease (runs the population job), else 0.",
+    registry=WORKER_REGISTRY,
+)
+# -- end of helper K's block ------------------------------------------------------------------
 
 # -- sinks process (``distillwatch sinks --metrics-port``) ---------------------------------
 SINKS_REGISTRY = CollectorRegistry(auto_describe=True)

@@ -43,6 +43,14 @@ Layout (prefix ``dw`` by default)::
     dw:a:{acct}:live               HASH: request-level signals sent by gateways in the live
                                    window (requests, score sum, per-signal counts)
     dw:a:{acct}:decision           HASH: analyst decision (confirmed block, who, when, note)
+    dw:session:<sha256 hex>        HASH: one dashboard session (name, role, csrf, created,
+                                   last_seen), keyed by the SHA-256 of the cookie value;
+                                   EXPIRE = idle timeout (service.ui.session)
+    dw:rl:b:<token name>           HASH: exact token bucket of an analyst / admin token
+                                   (level, at), PEXPIRE = time to refill
+    dw:rl:w:<token name>:<second>  STRING: requests a gateway token attempted in one wall
+                                   second, summed over every service process (TTL 5 s;
+                                   service.api.ratelimit)
 """
 
 from __future__ import annotations
@@ -181,6 +189,59 @@ class Keys:
     def alert(self, fingerprint: str) -> str:
         """Current state of one alert."""
         return f"{self.prefix}:alert:{fingerprint}"
+
+    # -- replicas: shared dashboard sessions and per-token rate limits ----------------------
+    def session(self, digest: str) -> str:
+        """One dashboard session, by the SHA-256 hex digest of its cookie value."""
+        return f"{self.prefix}:session:{digest}"
+
+    @property
+    def session_pattern(self) -> str:
+        """``SCAN`` pattern of every session key."""
+        return f"{self.prefix}:session:*"
+
+    def rate_bucket(self, name: str) -> str:
+        """Exact token bucket of the token called ``name`` (analyst and admin roles)."""
+        return f"{self.prefix}:rl:b:{name}"
+
+    def rate_window(self, name: str, second: int) -> str:
+        """Requests the token ``name`` attempted in wall second ``second`` (all processes)."""
+        return f"{self.prefix}:rl:w:{name}:{second}"
+
+    # -- population job (issue 13.2; helper K's block) -------------------------------------
+    # dw:{population}:lease      STRING owner of the population job, PX = lease TTL
+    # dw:{population}:fence      counter bumped on every acquisition (fencing token)
+    # dw:{population}:version    counter bumped on every published snapshot
+    # dw:{population}:snapshot   HASH: version, fence, owner, as_of, published_at, format,
+    #                            frame (Arrow IPC), clusters (JSON), model_version
+    # dw:{population}:preferred  STRING: a dedicated `distillwatch scorer` is alive
+    # (hash tag {population}: the lease and publish scripts stay legal on a Redis Cluster)
+    @property
+    def population_lease(self) -> str:
+        """Owner of the population job (service.stream.population)."""
+        return f"{self.prefix}:{{population}}:lease"
+
+    @property
+    def population_fence(self) -> str:
+        """Fencing token of the population lease."""
+        return f"{self.prefix}:{{population}}:fence"
+
+    @property
+    def population_version(self) -> str:
+        """Counter of published population snapshots."""
+        return f"{self.prefix}:{{population}}:version"
+
+    @property
+    def population_snapshot(self) -> str:
+        """The latest population snapshot (HASH)."""
+        return f"{self.prefix}:{{population}}:snapshot"
+
+    @property
+    def population_preferred(self) -> str:
+        """Set while a dedicated scorer wants the population lease."""
+        return f"{self.prefix}:{{population}}:preferred"
+
+    # -- end of helper K's block ----------------------------------------------------------
 
     # -- per account (hash-tagged) --------------------------------------------------------
     def account(self, account_id: str) -> str:

@@ -90,6 +90,12 @@ class StreamSettings(BaseSettings):
     healthz_stall_s: float = 120.0
     # -- end of helper B's block ---------------------------------------------------------------
 
+    # -- population job (issue 13.2; helper K's block) -----------------------------------------
+    #: lifetime of the population job's lease, seconds: when its holder dies, another worker
+    #: or scorer takes over within this plus one population_refresh_s
+    population_lease_ttl_s: float = 90.0
+    # -- end of helper K's block ---------------------------------------------------------------
+
     @property
     def bucket_ttl_s(self) -> int:
         """TTL of every window bucket key: the window plus a margin, seconds."""
@@ -233,6 +239,26 @@ class ServiceSettings(StreamSettings):
     # -- dashboard --------------------------------------------------------------------------
     ui_enabled: bool = True
     ui_page_size: int = 50
+
+    # -- replicas and slow clients (issues 13 and 15; helper F's block) ---------------------
+    #: where dashboard sessions live: "redis" (shared by every serve process) or "memory"
+    session_store: Literal["redis", "memory"] = "redis"
+    #: a dashboard session unused this long ends, seconds (sliding)
+    session_idle_s: float = 2 * 3_600.0
+    #: a dashboard session ends this long after sign-in whatever its use, seconds
+    session_lifetime_s: float = 12 * 3_600.0
+    #: a session's idle timer is refreshed in Redis at most this often, seconds
+    session_touch_s: float = 60.0
+    #: how often gateway tokens' local rate-limit shares are synced through Redis, seconds
+    rate_limit_sync_s: float = 0.2
+    #: longest time to receive a whole request body before 408 (``/v1/events`` has its own)
+    max_body_seconds: float = 10.0
+    max_events_body_seconds: float = 60.0
+    #: uvicorn: connections + tasks at once before new requests get 503 (0: no limit)
+    http_limit_concurrency: int = 4_096
+    #: uvicorn: an idle keep-alive connection is closed after this many seconds
+    http_keepalive_s: int = 5
+    # -- end of helper F's block ------------------------------------------------------------
 
 
 def get_service_settings(**overrides: object) -> ServiceSettings:

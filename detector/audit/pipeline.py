@@ -57,6 +57,14 @@ class AuditConfig:
         Accounts with fewer events are scored by rules only (too little data to rank).
     fusion : FusionConfig
         Fusion thresholds.
+    engine : {"local", "dask"}
+        Where files are folded into per-account states: worker processes of this
+        machine, or Dask (:mod:`detector.audit.dask_engine`). Results are the same.
+    scheduler : str or distributed.Client, optional
+        Dask engine only: see :func:`detector.audit.dask_engine.build_states_dask`.
+    dask_reduce : {"ordered", "tree"}
+        Dask engine only: how per-account aggregates are merged (``"ordered"``:
+        identical to the local engine; ``"tree"``: on the workers).
     """
 
     fmt: str | None = None
@@ -68,6 +76,9 @@ class AuditConfig:
     model_version: str = "population-fit"
     min_events: int = 5
     fusion: FusionConfig = field(default_factory=FusionConfig)
+    engine: str = "local"
+    scheduler: Any = None
+    dask_reduce: str = "ordered"
 
 
 @dataclass(slots=True)
@@ -402,8 +413,18 @@ def run_audit(
     from detector.rules import Allowlist, RuleSet, default_rules_dir
 
     cfg = config or AuditConfig()
-    states, stats = build_states(
+    build: Callable[..., tuple[dict[str, AccountState], dict[str, Any]]] = build_states
+    extra: dict[str, Any] = {}
+    if cfg.engine == "dask":
+        from detector.audit.dask_engine import build_states_dask
+
+        build = build_states_dask
+        extra = {"scheduler": cfg.scheduler, "reduce": cfg.dask_reduce}
+    elif cfg.engine != "local":
+        raise ValueError(f"unknown engine {cfg.engine!r}; expected 'local' or 'dask'")
+    states, stats = build(
         paths,
+        **extra,
         fmt=cfg.fmt,
         account_field=cfg.account_field,
         chunk_size=cfg.chunk_size,

@@ -168,6 +168,8 @@ def create_app(
         BodyLimitMiddleware,
         default_limit=settings.max_body_bytes,
         limits={"/v1/events": settings.max_events_body_bytes},
+        default_seconds=settings.max_body_seconds,
+        seconds={"/v1/events": settings.max_events_body_seconds},
     )
     app.add_middleware(
         AdmissionMiddleware,

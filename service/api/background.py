@@ -14,6 +14,7 @@ import logging
 from service import metrics
 from service.api.context import Services
 from service.redis_values import text as _dec
+from service.store.common import group_lag
 
 __all__ = ["refresh_gauges", "run_gauges"]
 
@@ -36,15 +37,8 @@ def refresh_gauges(services: Services, max_alerts: int = 50_000) -> None:
     metrics.ALERTS_OPEN.clear()
     for (sev, status), n in counts.items():
         metrics.ALERTS_OPEN.labels(sev, status).set(n)
-    try:
-        groups = client.xinfo_groups(keys.events)
-    except Exception:  # no stream yet
-        groups = []
-    lag = 0
-    for g in groups:
-        if _dec(g.get("name", "")) == services.settings.group:
-            lag = int(g.get("lag") or 0) + int(g.get("pending") or 0)
-    metrics.INGEST_LAG.set(lag)
+    got = group_lag(client, keys.events, services.settings.group)
+    metrics.INGEST_LAG.set(sum(got) if got else 0)
     metrics.PIPELINE.update(client.hgetall(keys.stats))
     version = client.get(keys.model_active) or client.get(keys.model_current)
     metrics.MODEL_INFO.info({"version": _dec(version) if version else "none"})

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.api.auth import RateLimiter, TokenTable, load_tokens
+from service.api.auth import Principal, RateLimiter, TokenTable, load_tokens
 from service.api.guard import LoopLagMonitor, RedisGuard
+from service.api.ratelimit import SharedRateLimiter
 from service.redis_keys import Keys
 from service.settings import ServiceSettings
 
@@ -58,16 +59,19 @@ def build_services(settings: ServiceSettings) -> Services:
             "DISTILLWATCH_API_TOKENS_FILE (or DISTILLWATCH_AUTH_DISABLED=1 for local use)"
         )
     timeout = settings.redis_timeout_s
-    return Services(
+    services = Services(
         settings=settings,
         keys=Keys(settings.key_prefix),
         tokens=TokenTable(specs),
-        limiter=RateLimiter(
+        # shared by every serve process through Redis (the client is attached below)
+        limiter=SharedRateLimiter(
             {
                 "gateway": settings.rate_limit_gateway,
                 "analyst": settings.rate_limit_analyst,
                 "admin": settings.rate_limit_admin,
-            }
+            },
+            keys=Keys(settings.key_prefix),
+            sync_interval_s=settings.rate_limit_sync_s,
         ),
         # no socket timeout: the guard's budget bounds every call, and redis-py would wrap
         # each read in one more wait_for task. The connect timeout is not lag-aware (a
@@ -90,4 +94,34 @@ def build_services(settings: ServiceSettings) -> Services:
             lag_tolerance_s=settings.loop_lag_tolerance_s,
             overload_wait_s=settings.overload_wait_s,
         ),
+    )
+    # -- replicas: shared rate limits and dashboard sessions (docs/service.md, Security) --
+    limiter = services.limiter
+    if isinstance(limiter, SharedRateLimiter):
+        limiter.attach(services.aredis)
+        limiter.watch([Principal(s.name, s.role) for s in specs])
+        services.extras["start_background"] = limiter.start
+    services.extras["sessions"] = _session_store(settings, services.keys, specs)
+    return services
+
+
+def _session_store(settings: ServiceSettings, keys: Keys, specs: list[Any]) -> Any:
+    """The dashboard's session store: in Redis (shared by every process) or in memory."""
+    from service.ui.session import RedisSessionStore, SessionStore
+
+    if settings.session_store == "memory":
+        return SessionStore(idle_s=settings.session_idle_s, lifetime_s=settings.session_lifetime_s)
+    import redis
+
+    # its own client with short timeouts: session calls run on the event loop
+    client = redis.Redis.from_url(
+        settings.redis_url, socket_timeout=0.25, socket_connect_timeout=0.25
+    )
+    return RedisSessionStore(
+        client,
+        keys,
+        idle_s=settings.session_idle_s,
+        lifetime_s=settings.session_lifetime_s,
+        touch_s=settings.session_touch_s,
+        known=None if settings.auth_disabled else [Principal(s.name, s.role) for s in specs],
     )

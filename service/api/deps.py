@@ -27,6 +27,7 @@ __all__ = [
     "Triager",
     "authenticate",
     "authorize",
+    "authorize_async",
     "require",
 ]
 
@@ -104,19 +105,15 @@ def authenticate(request: Request, services: Services) -> Principal:
     return principal
 
 
-def authorize(request: Request, services: Services, scope: str) -> Principal:
-    """The caller of ``request`` if its role grants ``scope`` and it is within its rate.
-
-    Raises
-    ------
-    HTTPException
-        401 without a valid token, 403 without the scope, 429 over the token's rate.
-    """
+def _scoped(request: Request, services: Services, scope: str) -> Principal:
     principal = authenticate(request, services)
     if not principal.can(scope):
         metrics.AUTH_FAILURES.labels("forbidden").inc()
         raise HTTPException(403, detail=f"role '{principal.role}' may not use '{scope}'")
-    wait = services.limiter.allow(principal)
+    return principal
+
+
+def _admit(request: Request, principal: Principal, wait: float) -> Principal:
     if wait > 0:
         metrics.RATE_LIMITED.labels(principal.role).inc()
         raise HTTPException(
@@ -128,16 +125,47 @@ def authorize(request: Request, services: Services, scope: str) -> Principal:
     return principal
 
 
+def authorize(request: Request, services: Services, scope: str) -> Principal:
+    """The caller of ``request`` if its role grants ``scope`` and it is within its rate.
+
+    Never waits on Redis (the gateway fast paths call it): the limit is the token's
+    local share (:meth:`service.api.ratelimit.SharedRateLimiter.allow`).
+
+    Raises
+    ------
+    HTTPException
+        401 without a valid token, 403 without the scope, 429 over the token's rate.
+    """
+    principal = _scoped(request, services, scope)
+    return _admit(request, principal, services.limiter.allow(principal))
+
+
+async def authorize_async(request: Request, services: Services, scope: str) -> Principal:
+    """:func:`authorize`, with the limits exact across processes for analyst and admin
+    tokens (one Redis call; :meth:`service.api.ratelimit.SharedRateLimiter.acquire`).
+
+    Raises
+    ------
+    HTTPException
+        401 without a valid token, 403 without the scope, 429 over the token's rate.
+    """
+    principal = _scoped(request, services, scope)
+    acquire = getattr(services.limiter, "acquire", None)
+    wait = await acquire(principal) if acquire is not None else services.limiter.allow(principal)
+    return _admit(request, principal, wait)
+
+
 def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
     """A dependency admitting callers whose role grants ``scope`` (:func:`authorize`).
 
-    It is a coroutine function although it never awaits: FastAPI runs a plain ``def``
-    dependency in the thread pool, which would cost a thread hand-off per request. Its
-    work (a SHA-256, an in-memory bucket, an in-memory session lookup) never blocks.
+    It is a coroutine function: FastAPI runs a plain ``def`` dependency in the thread
+    pool, which would cost a thread hand-off per request. For gateway tokens its work (a
+    SHA-256, an in-memory bucket) never blocks; analyst and admin tokens await one Redis
+    call for their shared bucket, and a session cookie costs one Redis read.
     """
 
     async def dependency(request: Request) -> Principal:
-        return authorize(request, request.app.state.services, scope)
+        return await authorize_async(request, request.app.state.services, scope)
 
     dependency.__name__ = f"require_{scope}"
     return dependency

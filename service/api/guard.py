@@ -10,12 +10,15 @@ event loop runs every callback late, a Redis reply that arrived in time waits be
 other requests, and a plain ``asyncio.timeout`` would turn that wait into a fail-mode
 answer: with ``fail_mode=open`` an account under block would be let through whenever the
 service is busy, and anyone could get through by adding load. So when the budget runs
-out the guard asks :class:`LoopLagMonitor` how late the loop is running; if the lag is
-the service's own (above ``lag_tolerance_s``) it grants Redis another budget, up to
+out the guard asks :class:`LoopLagMonitor` how late the loop is running, and whether
+another call has succeeded while this one waited; if the lag is the service's own (above
+``lag_tolerance_s``) or Redis is answering others (busy, not down: on a saturated host
+Redis slows down with everything else) it grants Redis another budget, up to
 ``overload_wait_s`` in all. Past that, a call that is still waiting on a congested loop
 raises :class:`ServiceOverloaded` (the endpoints answer 503 with ``Retry-After``, see
 ``docs/service.md``), never the fail mode. Only a call that overruns its budget while the
-loop is on time (Redis slow, paused or gone) answers from the fail mode.
+loop is on time and no other call succeeds meanwhile (Redis paused or gone) answers from
+the fail mode.
 """
 
 from __future__ import annotations
@@ -117,15 +120,18 @@ class _Deadline:
         now = self.loop.time()
         guard = self.guard
         lag = max(now - self.when, guard.monitor.lag_s if guard.monitor else 0.0)
-        # A hung Redis makes no work for the loop: the lag fades within a window or two
-        # and its calls fail at the next budget; at worst one waits overload_wait_s.
-        if lag >= guard.lag_tolerance_s:
+        # Redis is answering when another call succeeded while this one waited: it is
+        # slow because the host is busy (often with our own load), not down. A hung or
+        # dead Redis answers no one: its calls fail at the budget (the fail mode).
+        answering = guard.last_ok > self.start
+        if lag >= guard.lag_tolerance_s or answering:
             if now - self.start < guard.overload_wait_s:
                 # the reply may be in and waiting for the loop: one more budget of Redis time
                 self.when = now + guard.timeout_s
                 self.handle = self.loop.call_at(self.when, self.expire)
                 metrics.REDIS_BUDGET_EXTENSIONS.inc()
                 return
+            # still waiting after overload_wait_s on a late loop or a busy Redis: shed
             self.overloaded = True
         self.handle = None
         self.fired = True
@@ -175,6 +181,8 @@ class RedisGuard:
         self.trip_after = trip_after
         self.monitor = monitor
         self.lag_tolerance_s = lag_tolerance_s
+        #: loop time of the last call that succeeded (tells a busy Redis from a hung one)
+        self.last_ok = 0.0
         self.overload_wait_s = max(overload_wait_s, timeout_s)
         self._down_until = 0.0
         self._timeouts = 0
@@ -226,6 +234,7 @@ class RedisGuard:
             self.trip(operation, exc)
             raise RedisUnavailable(self.last_error or "redis unavailable") from exc
         self._timeouts = 0
+        self.last_ok = deadline.loop.time()
         if not self._up:
             self._up = True
             self._down_until = 0.0

@@ -14,6 +14,8 @@ and documents the endpoint in the OpenAPI schema.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -127,12 +129,81 @@ class AdmissionMiddleware:
             metrics.GATEWAY_INFLIGHT.set(self.inflight)
 
 
-class _TooLarge(Exception):
-    pass
+class _BodyRefused(Exception):
+    """The body broke a limit (size or time); the middleware answers for the app."""
+
+
+class _Reaper:
+    """Cancel body reads past their deadline, with one loop timer for all of them.
+
+    A timer per request (``asyncio.timeout``) costs the gateway path several
+    microseconds; here a read only registers its task (a dict insert and pop) and one
+    ``call_at`` handle, armed for the earliest deadline, wakes up to cancel the reads
+    that are late and re-arms for the next.
+    """
+
+    def __init__(self) -> None:
+        self._reading: dict[asyncio.Task[Any], float] = {}
+        self._expired: set[asyncio.Task[Any]] = set()
+        self._handle: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._when = 0.0
+
+    def watch(self, task: asyncio.Task[Any], deadline: float) -> None:
+        """``task`` is waiting for body bytes until ``deadline`` (loop time)."""
+        self._reading[task] = deadline
+        loop = task.get_loop()
+        if self._handle is None or self._loop is not loop or deadline < self._when:
+            self._arm(loop, deadline)
+
+    def unwatch(self, task: asyncio.Task[Any]) -> None:
+        """``task`` got its message (or gave up)."""
+        self._reading.pop(task, None)
+
+    def expired(self, task: asyncio.Task[Any]) -> bool:
+        """Whether the reaper cancelled ``task`` (its cancellation then undone)."""
+        if task not in self._expired:
+            return False
+        self._expired.discard(task)
+        task.uncancel()
+        return True
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._handle = loop.call_at(when, self._reap)
+        self._loop, self._when = loop, when
+
+    def _reap(self) -> None:
+        self._handle = None
+        loop = self._loop
+        assert loop is not None
+        now = loop.time()
+        following = None
+        for task, deadline in list(self._reading.items()):
+            if task.get_loop() is not loop:
+                continue
+            if deadline <= now:
+                del self._reading[task]
+                self._expired.add(task)
+                task.cancel()
+            elif following is None or deadline < following:
+                following = deadline
+        if following is not None:
+            self._arm(loop, following)
 
 
 class BodyLimitMiddleware:
-    """Refuse bodies over a limit with 413, by ``Content-Length`` or while streaming.
+    """Refuse bodies over a size (413) or arriving too slowly (408), then close.
+
+    The size is checked on ``Content-Length`` and again while the body streams in. The
+    time limit bounds how long the whole body may take to arrive, counted from when the
+    request reached the app (after its headers): a client dribbling a body a byte at a
+    time gets 408 and its connection is closed (``Connection: close``) instead of holding
+    a request slot for as long as it likes. 408s are counted in
+    ``distillwatch_request_body_timeouts_total{limit}``. Slow *headers* are not seen
+    here (the server has not handed the request over yet): see the Security section of
+    ``docs/service.md`` (a reverse proxy in front bounds them).
 
     Parameters
     ----------
@@ -141,18 +212,39 @@ class BodyLimitMiddleware:
         Bytes allowed on most routes.
     limits : dict of str to int
         Path prefix -> bytes allowed (e.g. a larger limit for ``/v1/events``).
+    default_seconds : float
+        Longest time to receive a whole body on most routes (0: no time limit).
+    seconds : dict of str to float, optional
+        Path prefix -> its own time limit; the metric's ``limit`` label is the prefix's
+        last segment (``events`` for ``/v1/events``), else ``default``.
     """
 
-    def __init__(self, app: Any, default_limit: int, limits: dict[str, int]) -> None:
+    def __init__(
+        self,
+        app: Any,
+        default_limit: int,
+        limits: dict[str, int],
+        default_seconds: float = 0.0,
+        seconds: dict[str, float] | None = None,
+    ) -> None:
         self.app = app
         self.default_limit = default_limit
         self.limits = sorted(limits.items(), key=lambda kv: -len(kv[0]))
+        self.default_seconds = default_seconds
+        self.seconds = sorted((seconds or {}).items(), key=lambda kv: -len(kv[0]))
+        self._reaper = _Reaper()
 
     def _limit(self, path: str) -> int:
         for prefix, limit in self.limits:
             if path.startswith(prefix):
                 return limit
         return self.default_limit
+
+    def _time_limit(self, path: str) -> tuple[float, str]:
+        for prefix, secs in self.seconds:
+            if path.startswith(prefix):
+                return secs, prefix.rstrip("/").rsplit("/", 1)[-1] or "default"
+        return self.default_seconds, "default"
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
@@ -170,29 +262,59 @@ class BodyLimitMiddleware:
                     await _send_json(send, 413, {"detail": f"request body over {limit} bytes"})
                     return
                 break
+        seconds, label = self._time_limit(scope["path"])
+        deadline = asyncio.get_running_loop().time() + seconds if seconds > 0 else None
         seen = 0
+        complete = False
         started = False
+        replaced = False
+        refused: tuple[int, str] | None = None
 
         async def limited_receive() -> Any:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, complete, refused
+            if complete or deadline is None:
+                message = await receive()
+            else:
+                task = asyncio.current_task()
+                assert task is not None
+                self._reaper.watch(task, deadline)
+                try:
+                    message = await receive()
+                except asyncio.CancelledError:
+                    if not self._reaper.expired(task):
+                        raise
+                    refused = (408, f"request body not received within {seconds:g} s")
+                    metrics.child(metrics.BODY_TIMEOUTS, label).inc()
+                    raise _BodyRefused from None
+                finally:
+                    self._reaper.unwatch(task)
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise _TooLarge
+                    refused = (413, f"request body over {limit} bytes")
+                    raise _BodyRefused
+                if not message.get("more_body", False):
+                    complete = True
             return message
 
         async def tracking_send(message: Any) -> None:
-            nonlocal started
+            nonlocal started, replaced
+            if replaced:
+                return
             if message["type"] == "http.response.start":
+                if refused is not None and not started:
+                    # the app turned the refusal into an answer of its own (FastAPI: 400
+                    # "error parsing the body"): give the real reason instead
+                    replaced = True
+                    await _send_json(send, refused[0], {"detail": refused[1]})
+                    return
                 started = True
             await send(message)
 
-        try:
+        with contextlib.suppress(_BodyRefused):
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await _send_json(send, 413, {"detail": f"request body over {limit} bytes"})
+        if refused is not None and not started and not replaced:
+            await _send_json(send, refused[0], {"detail": refused[1]})
 
 
 #: long-lived streams (server-sent events) are not requests with a latency

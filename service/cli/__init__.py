@@ -21,6 +21,7 @@ _COMMANDS: dict[str, str] = {
     "worker": "service.cli.worker_cmd:worker_cmd",
     "serve": "service.cli.serve_cmd:serve_cmd",
     "sinks": "service.cli.sinks_cmd:sinks_cmd",
+    "scorer": "service.cli.scorer_cmd:scorer_cmd",
 }
 
 

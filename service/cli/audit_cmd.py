@@ -11,8 +11,26 @@ import orjson
 __all__ = ["audit_cmd"]
 
 
+def _expand_paths(
+    _ctx: click.Context, _param: click.Parameter, paths: tuple[str, ...]
+) -> list[str]:
+    """Files as given, and quoted glob patterns (``'logs/*.jsonl.gz'``) expanded, sorted."""
+    from detector.audit.dask_engine import expand_globs
+
+    try:
+        files = expand_globs(paths)
+    except FileNotFoundError as exc:
+        raise click.BadParameter(str(exc)) from None
+    for name in files:
+        if not Path(name).exists():
+            raise click.BadParameter(f"File {name!r} does not exist.")
+        if Path(name).is_dir():
+            raise click.BadParameter(f"File {name!r} is a directory.")
+    return files
+
+
 @click.command("audit")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("paths", nargs=-1, required=True, callback=_expand_paths)
 @click.option(
     "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder."
 )
@@ -38,6 +56,29 @@ __all__ = ["audit_cmd"]
 )
 @click.option("--contamination", type=float, default=0.05, show_default=True)
 @click.option("--chunk-size", type=int, default=20_000, show_default=True)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Fold files into per-account aggregates in local worker processes, or on Dask "
+    "(one partition per file; needs the 'dask' extra). Results are identical.",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDR",
+    help="Dask engine: scheduler address (tcp://host:8786), or synchronous|threads|"
+    "processes; default: a private LocalCluster on 127.0.0.1.",
+)
+@click.option(
+    "--dask-reduce",
+    type=click.Choice(["ordered", "tree"]),
+    default="ordered",
+    show_default=True,
+    help="Dask engine: merge block aggregates here in file order (identical to the local "
+    "engine) or per-file states on the workers in a tree (docs/scaling.md).",
+)
 @click.option("--no-report", is_flag=True, help="Skip report.html.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def audit_cmd(
@@ -49,6 +90,9 @@ def audit_cmd(
     model_path: str | None,
     contamination: float,
     chunk_size: int,
+    engine: str,
+    scheduler: str | None,
+    dask_reduce: str,
     no_report: bool,
     quiet: bool,
 ) -> None:
@@ -66,6 +110,15 @@ def audit_cmd(
     )
     from service.settings import get_settings
 
+    if scheduler is not None and engine != "dask":
+        raise click.UsageError("--scheduler needs --engine dask")
+    if engine == "dask":
+        from detector.audit.dask_engine import dask_available
+
+        if not dask_available():
+            raise click.ClickException(
+                "the dask engine needs dask[distributed]: pip install 'distillwatch[dask]'"
+            )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model = None
@@ -99,6 +152,9 @@ def audit_cmd(
         contamination=contamination,
         model=model,
         model_version=version,
+        engine=engine,
+        scheduler=scheduler,
+        dask_reduce=dask_reduce,
     )
     with QuarantineWriter(out / "quarantine.jsonl") as qw:
         result = run_audit(list(paths), config, on_progress=progress, on_quarantine=qw.write)

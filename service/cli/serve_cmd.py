@@ -70,4 +70,8 @@ def serve_cmd(
         loop="uvloop",
         http="httptools",
         server_header=False,
+        # slow / many clients (docs/service.md, Security): past this many connections +
+        # requests in progress, new requests get 503; idle keep-alive connections close
+        limit_concurrency=settings.http_limit_concurrency or None,
+        timeout_keep_alive=settings.http_keepalive_s,
     )

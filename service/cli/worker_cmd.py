@@ -116,6 +116,8 @@ def worker_cmd(
     try:
         worker.run(exit_when_idle=exit_when_idle)
     finally:
+        if scorer is not None:
+            scorer.close()  # hand the population lease over at once
         if listener is not None:
             listener.stop()
     announce(f"worker {worker.consumer} stopped: {worker.stats.as_dict()}", fmt)

@@ -11,6 +11,11 @@ periodically refreshed population snapshot (the latest features of the most rece
 active accounts); the anomaly model is the current one in Redis, or one fitted on that
 snapshot while none was published.
 
+Only one process computes that snapshot (window states, fallback fit, account linking):
+the holder of the population lease (:mod:`service.stream.population`), a worker or a
+dedicated ``distillwatch scorer``. It publishes the snapshot to Redis; every other scorer
+loads it when its version moves and fits the same fallback forest on the same frame.
+
 Results: ``score`` hash per account (O(1) reads for gateways), ``features`` hash,
 ``risk`` ZSET, and alerts (:mod:`service.stream.alert_store`).
 """
@@ -38,6 +43,13 @@ from service.redis_values import text_or_none as _text
 from service.settings import StreamSettings
 from service.stream import model_store
 from service.stream.alert_store import sync_account_alert
+from service.stream.population import (
+    PopulationLease,
+    default_owner,
+    publish_snapshot,
+    read_snapshot,
+    snapshot_version,
+)
 from service.stream.scripts import Scripts
 from service.stream.state_store import read_states, window_hours
 
@@ -115,6 +127,9 @@ class Scorer:
         Key names (default: ``Keys(settings.key_prefix)``).
     scripts : Scripts, optional
         Loaded Lua scripts (loaded here when None).
+    lease : PopulationLease, optional
+        This process's stake in the population job (default: a worker's, which takes the
+        lease when nobody holds it and hands it to a dedicated scorer).
     """
 
     def __init__(
@@ -123,6 +138,8 @@ class Scorer:
         settings: StreamSettings,
         keys: Keys | None = None,
         scripts: Scripts | None = None,
+        *,
+        lease: PopulationLease | None = None,
     ) -> None:
         from detector.rules import Allowlist, RuleSet, default_allowlist_dir, default_rules_dir
 
@@ -141,6 +158,17 @@ class Scorer:
         self.clusters: dict[str, dict[str, Any]] = {}
         self._model_polled = 0.0
         self._population_at = 0.0
+        self.lease = lease or PopulationLease(
+            client, self.keys, default_owner("worker"), settings.population_lease_ttl_s
+        )
+        #: version of the snapshot in use (published or loaded here), its stream clock
+        self.snapshot_version: int | None = None
+        self.population_as_of: float | None = None
+        #: snapshots computed here (population job) and loaded from Redis
+        self.population_computed = 0
+        self.population_loaded = 0
+        self._snapshot_polled = 0.0
+        self._created = time.monotonic()
         self.scored = 0
         self.alerts_fired = 0
         self._link_warned = False
@@ -211,26 +239,128 @@ class Scorer:
         return read_states(self.client, self.keys, accounts, hours, with_links=with_links)
 
     def refresh_population(self, force: bool = False) -> bool:
-        """Recompute the population snapshot (and the fallback model, links) when due."""
-        now = time.monotonic()
-        if not force and now - self._population_at < self.settings.population_refresh_s:
+        """Bring the population snapshot up to date; True when it changed.
+
+        The holder of the population lease recomputes it (window states, fallback model,
+        links) every ``population_refresh_s`` and publishes it; any other scorer loads the
+        latest published snapshot when its version moved (a dedicated scorer waiting for
+        the lease does nothing).
+
+        Parameters
+        ----------
+        force : bool
+            Recompute now (holder) or check for a new snapshot now (others).
+        """
+        held, acquired = self.lease.ensure(force=force)
+        metrics.POPULATION_LEADER.set(1 if held else 0)
+        if held:
+            now = time.monotonic()
+            due = now - self._population_at >= self.settings.population_refresh_s
+            if not (force or acquired or due):
+                return False
+            self._population_at = now
+            return self._compute_population()
+        if self.lease.dedicated:
             return False
-        self._population_at = now
+        return self._load_population(force)
+
+    def population_ready(self) -> bool:
+        """May dirty accounts be scored now? Not by a scorer that has no population yet
+        while the population job may still publish one (at most the lease TTL plus one
+        refresh after start): ranking against an empty population would differ."""
+        if self.population_as_of is not None or self.lease.held:
+            return True
+        grace = self.settings.population_lease_ttl_s + self.settings.population_refresh_s
+        return time.monotonic() - self._created >= grace
+
+    def _fit_fallback(self, as_of: float) -> None:
+        """Fit the fallback forest on the population while no model is published (fixed
+        random_state: the same frame gives the same model in every process)."""
+        if self.redis_version is not None:
+            return
+        eligible = self.population[self.population["n_events"] >= self.settings.min_events]
+        if len(eligible) >= 20:
+            self.model = AccountAnomalyModel(contamination=self.settings.contamination).fit(
+                eligible
+            )
+            self.model_version = f"population-fit@{rfc3339(as_of)}"
+
+    def _compute_population(self) -> bool:
+        """The population job: compute the snapshot and publish it (fenced)."""
         as_of = stream_clock(self.client, self.keys)
         if as_of is None:
             return False
         states = self.window_states(self.active_accounts(), as_of, with_links=True)
         self.population = feature_frame(states, as_of)
-        if self.redis_version is None:
-            eligible = self.population[self.population["n_events"] >= self.settings.min_events]
-            if len(eligible) >= 20:
-                self.model = AccountAnomalyModel(contamination=self.settings.contamination).fit(
-                    eligible
-                )
-                self.model_version = f"population-fit@{rfc3339(as_of)}"
-        self.clusters = self._link(states, as_of)
+        self._fit_fallback(as_of)
+        result = self._link_result(states)
+        self.clusters = result.account_verdicts() if result is not None else {}
+        self.population_as_of = as_of
+        self.population_computed += 1
+        metrics.POPULATION_REFRESHES.inc()
+        # linking may have outlived the lease: publish nothing unless it is still ours
+        # (the snapshot itself is fenced again inside Redis)
+        if not self.lease.renew(handover=False):
+            metrics.POPULATION_LEADER.set(0)
+            log.warning("population lease lost while computing; snapshot not published")
+            return True
+        if result is not None:
+            self._publish_clusters(result, as_of)
         self._publish_population(as_of)
+        version = publish_snapshot(
+            self.client,
+            self.keys,
+            owner=self.lease.owner,
+            fence=self.lease.fence,
+            as_of=as_of,
+            frame=self.population,
+            clusters=self.clusters,
+            model_version=self.model_version,
+            ttl_s=self.settings.bucket_ttl_s,
+        )
+        if version is None:
+            self.lease.held = False
+            metrics.POPULATION_LEADER.set(0)
+            log.warning("population snapshot refused: fenced off by a newer lease holder")
+        else:
+            self.snapshot_version = version
+            metrics.POPULATION_LAST_REFRESH.set(time.time())
         return True
+
+    def _load_population(self, force: bool) -> bool:
+        """Load the latest published snapshot if its version moved."""
+        now = time.monotonic()
+        if not force and now - self._snapshot_polled < self.lease.check_every_s:
+            return False
+        self._snapshot_polled = now
+        version = snapshot_version(self.client, self.keys)
+        if version is None or version == self.snapshot_version:
+            return False
+        try:
+            snap = read_snapshot(self.client, self.keys)
+        except Exception as exc:  # a bad snapshot must not stop scoring: keep the last one
+            log.error("cannot load population snapshot %s: %s", version, exc)
+            self.snapshot_version = version
+            return False
+        if snap is None:
+            return False
+        self.population = snap.frame
+        self.clusters = snap.clusters
+        self._fit_fallback(snap.as_of)
+        self.snapshot_version = snap.version
+        self.population_as_of = snap.as_of
+        self.population_loaded += 1
+        metrics.POPULATION_LAST_REFRESH.set(snap.published_at)
+        return True
+
+    def close(self) -> None:
+        """Give the population lease up (clean shutdown) so another process takes it at
+        once instead of after its TTL."""
+        try:
+            self.lease.release()
+        except Exception as exc:  # shutting down: Redis may be gone already
+            log.warning("could not release the population lease: %s", exc)
+        metrics.POPULATION_LEADER.set(0)
 
     def _publish_population(self, as_of: float) -> None:
         """Feature percentiles of the population and the model in use, for the APIs."""
@@ -255,18 +385,22 @@ class Scorer:
         )
         pipe.execute()
 
-    def _link(self, states: dict[str, Any], as_of: float) -> dict[str, dict[str, Any]]:
+    def _link_result(self, states: dict[str, Any]) -> Any:
+        """Account linking over ``states`` (a ``LinkResult``), or None."""
         if len(states) < 2:
-            return {}
+            return None
         try:
             from detector.linking import link_accounts
 
-            result = link_accounts(states)
+            return link_accounts(states)
         except Exception as exc:  # linking is an extra signal: never stop scoring for it
             if not self._link_warned:
                 log.warning("account linking unavailable on streaming state: %s", exc)
                 self._link_warned = True
-            return {}
+            return None
+
+    def _publish_clusters(self, result: Any, as_of: float) -> None:
+        """The linked clusters, for the APIs and the dashboard."""
         pipe = self.client.pipeline(transaction=True)
         pipe.delete(self.keys.clusters)
         for c in result.clusters:
@@ -280,7 +414,6 @@ class Scorer:
             )
         pipe.expire(self.keys.clusters, self.settings.bucket_ttl_s)
         pipe.execute()
-        return result.account_verdicts()
 
     # -- scoring ---------------------------------------------------------------------
     def pop_dirty(self, cutoff: float, limit: int) -> list[str]:
@@ -299,6 +432,8 @@ class Scorer:
         """
         self.poll_model()
         self.refresh_population()
+        if not self.population_ready():
+            return 0  # accounts stay dirty: the lease holder (or we, later) score them
         now = time.time()
         cutoff = now if flush else now - self.settings.score_debounce_s
         total = 0

@@ -20,7 +20,7 @@ import orjson
 
 from service import metrics
 from service.redis_keys import Keys
-from service.store.common import dec
+from service.store.common import dec, group_lag
 
 __all__ = ["RISK_BINS", "OverviewReader", "gateway_health"]
 
@@ -205,14 +205,8 @@ class OverviewReader:
             for name, v in stats.items()
             if name.startswith("quarantined:")
         }
-        lag = pending = None
-        try:
-            for g in client.xinfo_groups(k.events):
-                if dec(g.get("name", "")) == self.group:
-                    lag = int(g.get("lag") or 0)
-                    pending = int(g.get("pending") or 0)
-        except Exception:  # no stream or group yet
-            pass
+        got = group_lag(client, k.events, self.group)
+        lag, pending = got if got is not None else (None, None)
         ingest = {
             "events_in_stream": int(n_events),
             "lag": lag,

@@ -227,7 +227,13 @@ async def login(request: Request, services: ServicesDep) -> Response:
     old = request.cookies.get(SESSION_COOKIE)
     if old:
         store.revoke(old)  # never keep a session id chosen before sign-in
-    session = store.create(principal)
+    try:
+        session = store.create(principal)
+    except Exception as exc:  # Redis down: say so, never a 500 with a trace
+        log.warning("sign-in failed, session store unavailable: %r", exc)
+        return _login_page(
+            request, next_url, "Sign-in is unavailable right now (Redis); try again shortly.", 503
+        )
     response = RedirectResponse(next_url, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,

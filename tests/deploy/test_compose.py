@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 COMPOSE = DEPLOY / "compose.yaml"
 
-DISTILLWATCH_SERVICES = {"service", "worker", "sinks"}
+DISTILLWATCH_SERVICES = {"service", "worker", "sinks", "scorer"}
 REQUIRED_SERVICES = DISTILLWATCH_SERVICES | {"redis", "prometheus", "alertmanager", "grafana"}
 SECRET_FILES = {"distillwatch_api_tokens", "distillwatch_webhook_secret", "distillwatch_model_key"}
 
@@ -123,7 +123,13 @@ def test_process_roles(services: dict[str, Any]) -> None:
     env = _env(sinks)
     assert env.get("DISTILLWATCH_ALERTMANAGER_URL") == "http://alertmanager:9093"
     assert sinks["depends_on"]["alertmanager"]["condition"] == "service_healthy"
-    for name in ("worker", "sinks"):
+    # the population job: one dedicated scorer, which verifies published models too
+    scorer = services["scorer"]
+    assert scorer["command"] == ["scorer"]
+    assert scorer.get("deploy", {}).get("replicas", 1) == 1
+    assert "distillwatch_model_key" in scorer["secrets"]
+    assert "ports" not in scorer
+    for name in ("worker", "sinks", "scorer"):
         env = _env(services[name])
         assert env["DISTILLWATCH_METRICS_HOST"] == "0.0.0.0"
         assert env["DISTILLWATCH_METRICS_PORT"] == "9100"
@@ -276,6 +282,7 @@ def test_prometheus_scrapes_the_contract_jobs(services: dict[str, Any]) -> None:
         "distillwatch-service": ("service", 8000),
         "distillwatch-worker": ("worker", 9100),
         "distillwatch-sinks": ("sinks", 9100),
+        "distillwatch-scorer": ("scorer", 9100),
     }
     for job_name, (host, port) in expected.items():
         job = jobs[job_name]
@@ -357,6 +364,7 @@ def test_docker_compose_config(tmp_path: Path) -> None:
 def test_compose_comments_explain_the_population_job() -> None:
     text = COMPOSE.read_text()
     assert re.search(r"population job.*issue 13", text, flags=re.S | re.I)
+    assert "no separate one yet" not in text  # the scorer service is that job now
 
 
 # -- the compose processes, run by hand -----------------------------------------------------
@@ -383,7 +391,7 @@ def _wait_healthy(script: str, proc: subprocess.Popen[bytes], deadline: float) -
 def test_compose_processes_start_with_their_compose_settings(
     services: dict[str, Any], tmp_path: Path
 ) -> None:
-    """serve, worker and sinks run with the environment compose gives them (addresses
+    """serve, worker, sinks and scorer run with the environment compose gives them (addresses
     moved to loopback and free ports); their compose health checks pass, the service
     reads its API tokens from the secrets directory and logs JSON."""
     from service.stream import local_redis
@@ -433,7 +441,7 @@ def test_compose_processes_start_with_their_compose_settings(
                 f"127.0.0.1:{compose_port}/", f"127.0.0.1:{ports[name]}/"
             )
             _wait_healthy(script, proc, deadline)
-        for name in ("worker", "sinks"):
+        for name in ("worker", "sinks", "scorer"):
             url = f"http://127.0.0.1:{ports[name]}"
             with urllib.request.urlopen(f"{url}/readyz", timeout=5) as resp:
                 assert resp.status == 200, name

@@ -23,7 +23,12 @@ from service.settings import ServiceSettings, TokenSpec
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 NAMESPACE = "distillwatch"
-SCRAPE_JOBS = {"distillwatch-service", "distillwatch-worker", "distillwatch-sinks"}
+SCRAPE_JOBS = {
+    "distillwatch-service",
+    "distillwatch-worker",
+    "distillwatch-sinks",
+    "distillwatch-scorer",
+}
 
 
 def settings_env_names() -> set[str]:
@@ -85,6 +90,7 @@ def test_expected_objects(objects: list[dict[str, Any]]) -> None:
         "Deployment",
         "Deployment",
         "Deployment",
+        "Deployment",
         "Namespace",
         "Secret",
         "Service",
@@ -100,12 +106,15 @@ def test_replicas(deployments: dict[str, dict[str, Any]]) -> None:
     assert deployments["distillwatch-service"]["spec"]["replicas"] == 1
     assert deployments["distillwatch-worker"]["spec"]["replicas"] == 2
     assert deployments["distillwatch-sinks"]["spec"]["replicas"] == 1
+    # the population job: one dedicated scorer (workers take over its lease if it is gone)
+    assert deployments["distillwatch-scorer"]["spec"]["replicas"] == 1
     text = (K8S / "service-deployment.yaml").read_text()
     assert "issue 13" in text and "sessions" in text
 
 
 def test_commands(deployments: dict[str, dict[str, Any]]) -> None:
-    for name, role in (("service", "serve"), ("worker", "worker"), ("sinks", "sinks")):
+    roles = (("service", "serve"), ("worker", "worker"), ("sinks", "sinks"), ("scorer", "scorer"))
+    for name, role in roles:
         (container,) = _containers(deployments[f"distillwatch-{name}"])
         assert container["args"] == [role]
 
@@ -120,7 +129,7 @@ def test_selectors_match_pod_labels(
     (svc,) = _by_kind(objects, "Service").values()
     service_pods = deployments["distillwatch-service"]["spec"]["template"]["metadata"]["labels"]
     assert svc["spec"]["selector"].items() <= service_pods.items()
-    for other in ("distillwatch-worker", "distillwatch-sinks"):
+    for other in ("distillwatch-worker", "distillwatch-sinks", "distillwatch-scorer"):
         pods = deployments[other]["spec"]["template"]["metadata"]["labels"]
         assert not svc["spec"]["selector"].items() <= pods.items(), other
     (container,) = _containers(deployments["distillwatch-service"])
@@ -143,6 +152,7 @@ def test_probes_hit_health_endpoints_on_declared_ports(
         "distillwatch-service": 8000,
         "distillwatch-worker": 9100,
         "distillwatch-sinks": 9100,
+        "distillwatch-scorer": 9100,
     }
     for name, dep in deployments.items():
         (container,) = _containers(dep)
@@ -262,7 +272,7 @@ def test_kubectl_kustomize_renders(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     rendered = [d for d in yaml.safe_load_all(proc.stdout) if d]
-    assert len(rendered) == 7
+    assert len(rendered) == 8
     images = {
         c["image"]
         for d in rendered
@@ -270,3 +280,15 @@ def test_kubectl_kustomize_renders(tmp_path: Path) -> None:
         for c in d["spec"]["template"]["spec"]["containers"]
     }
     assert len(images) == 1  # one image for every process
+
+
+def test_scorer_runs_the_population_job(deployments: dict[str, dict[str, Any]]) -> None:
+    text = (K8S / "scorer-deployment.yaml").read_text()
+    assert "population job" in text and "issue 13" in text
+    assert "no separate" not in (K8S / "worker-deployment.yaml").read_text()
+    dep = deployments["distillwatch-scorer"]
+    # one holder at a time: the old pod releases the lease before the new one starts
+    assert dep["spec"]["strategy"]["type"] == "Recreate"
+    pod = dep["spec"]["template"]["spec"]
+    items = [i["key"] for v in pod["volumes"] if "secret" in v for i in v["secret"]["items"]]
+    assert items == ["distillwatch_model_key"]  # verifies published models, nothing else

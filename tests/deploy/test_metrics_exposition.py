@@ -3,8 +3,8 @@
 The service runs as ``distillwatch serve`` in a subprocess on a free loopback port with a
 private ``redis-server``; after gateway, ingest and probe requests its ``GET /metrics``
 body is linted by Debian's promtool; so are the ``/metrics`` of ``distillwatch worker``
-(after folding events) and ``distillwatch sinks``, scraped from their ``--metrics-port``
-listeners.
+(after folding events), ``distillwatch sinks`` and ``distillwatch scorer``, scraped from
+their ``--metrics-port`` listeners.
 """
 
 from __future__ import annotations
@@ -248,6 +248,21 @@ def test_sinks_metrics_pass_promtool(redis_url: str, tmp_path: Path) -> None:
     command = ["sinks", "--metrics-port", str(port), "--metrics-host", "127.0.0.1"]
     with running(command, env, port, tmp_path) as base:
         body = _scrape_until(base, r"^distillwatch_redis_up 1\.0")
+    code, problems = check_metrics(body)
+    assert code == 0, problems
+    assert problems == []
+
+
+def test_scorer_metrics_pass_promtool(redis_url: str, tmp_path: Path) -> None:
+    """``distillwatch scorer --metrics-port`` (the population job) once it holds the lease."""
+    env = {"DISTILLWATCH_REDIS_URL": redis_url, "DISTILLWATCH_KEY_PREFIX": "expo-scorer"}
+    port = local_redis.free_port()
+    command = ["scorer", "--metrics-port", str(port), "--metrics-host", "127.0.0.1"]
+    with running(command, env, port, tmp_path) as base:
+        body = _scrape_until(base, r"^distillwatch_population_leader 1\.0")
+    assert "distillwatch_population_refresh_total" in body
+    assert "distillwatch_population_last_refresh_timestamp_seconds" in body
+    assert "distillwatch_redis_up 1.0" in body
     code, problems = check_metrics(body)
     assert code == 0, problems
     assert problems == []

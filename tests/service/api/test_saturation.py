@@ -257,3 +257,29 @@ def test_admission_limit_sheds_the_excess_with_retry_after() -> None:
     assert mw.inflight == 0
     after = _sample("distillwatch_shed_requests_total", endpoint="score", reason="inflight")
     assert after == before + 1
+
+
+def test_busy_but_answering_backend_is_waited_for_not_failed() -> None:
+    """A host saturated by our own load slows Redis too: while other calls keep
+    succeeding the guard waits (then sheds), it never answers from the fail mode."""
+
+    async def slow_reply(i: int) -> str:
+        # a busy server: some answers in time, every other one past the 25 ms budget
+        await asyncio.sleep(0.01 if i % 2 == 0 else 0.04)
+        return "v"
+
+    async def main() -> list[Any]:
+        guard = RedisGuard(0.025, 1.0, overload_wait_s=2.0)  # no loop lag at all
+
+        async def later(i: int) -> Any:
+            await asyncio.sleep(0.01 * i)
+            try:
+                return await guard.call("test", lambda: slow_reply(i))
+            except (RedisUnavailable, ServiceOverloaded) as exc:
+                return exc
+
+        return await asyncio.gather(*(later(i) for i in range(40)))
+
+    got = asyncio.run(main())
+    # the late answers are waited for (another call succeeded meanwhile), never failed
+    assert got == ["v"] * 40, got
