@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from service.ops.logging_setup import LOG_FORMATS
+from service.cli.options import listener_options
 
 __all__ = ["PopulationLoop", "scorer_cmd"]
 
@@ -112,23 +112,7 @@ class PopulationLoop:
     default=None,
     help="Exit after this many seconds (benchmarks, tests).",
 )
-@click.option(
-    "--metrics-port",
-    type=click.IntRange(0, 65535),
-    default=None,
-    help="Serve /metrics /healthz /readyz on this port (DISTILLWATCH_METRICS_PORT; 0: off).",
-)
-@click.option(
-    "--metrics-host",
-    default=None,
-    help="Bind address of that listener (DISTILLWATCH_METRICS_HOST, default 127.0.0.1).",
-)
-@click.option(
-    "--log-format",
-    type=click.Choice(LOG_FORMATS),
-    default=None,
-    help="Log lines as text or JSON objects (DISTILLWATCH_LOG_FORMAT, default text).",
-)
+@listener_options
 @click.option("--verbose", "-v", is_flag=True)
 def scorer_cmd(
     redis_url: str | None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from service.ops.logging_setup import LOG_FORMATS
+from service.cli.options import listener_options
 
 __all__ = ["worker_cmd"]
 
@@ -24,23 +24,7 @@ __all__ = ["worker_cmd"]
     default=None,
     help="Exit after this many seconds without new events (replays, tests).",
 )
-@click.option(
-    "--metrics-port",
-    type=click.IntRange(0, 65535),
-    default=None,
-    help="Serve /metrics /healthz /readyz on this port (DISTILLWATCH_METRICS_PORT; 0: off).",
-)
-@click.option(
-    "--metrics-host",
-    default=None,
-    help="Bind address of that listener (DISTILLWATCH_METRICS_HOST, default 127.0.0.1).",
-)
-@click.option(
-    "--log-format",
-    type=click.Choice(LOG_FORMATS),
-    default=None,
-    help="Log lines as text or JSON objects (DISTILLWATCH_LOG_FORMAT, default text).",
-)
+@listener_options
 @click.option("--verbose", "-v", is_flag=True)
 def worker_cmd(
     redis_url: str | None,

@@ -71,6 +71,17 @@ class Session:
     last_seen: float
 
 
+def _new_session(principal: Principal, now: float) -> Session:
+    """A fresh session (random cookie value and form token) signed in at ``now``."""
+    return Session(
+        sid=secrets.token_urlsafe(32),
+        principal=principal,
+        csrf=secrets.token_urlsafe(24),
+        created=now,
+        last_seen=now,
+    )
+
+
 class SessionStore:
     """In-memory sessions with idle and absolute expiry, bounded in number.
 
@@ -121,13 +132,7 @@ class SessionStore:
             The new session; its ``sid`` goes in the cookie.
         """
         now = self._clock()
-        session = Session(
-            sid=secrets.token_urlsafe(32),
-            principal=principal,
-            csrf=secrets.token_urlsafe(24),
-            created=now,
-            last_seen=now,
-        )
+        session = _new_session(principal, now)
         with self._lock:
             self._purge(now)
             while len(self._sessions) >= self.max_sessions:
@@ -267,13 +272,7 @@ class RedisSessionStore:
             The new session; its ``sid`` goes in the cookie.
         """
         now = self._clock()
-        session = Session(
-            sid=secrets.token_urlsafe(32),
-            principal=principal,
-            csrf=secrets.token_urlsafe(24),
-            created=now,
-            last_seen=now,
-        )
+        session = _new_session(principal, now)
         key = self._key(session.sid)
         pipe = self.client.pipeline(transaction=True)
         pipe.hset(
