@@ -71,8 +71,13 @@ def phase_table(
 ) -> dict[str, Any]:
     """Gateway figures per phase (each fault from its start to its recovery; the rest is
     ``steady``) and blocked accounts allowed, split by whether Redis was healthy."""
+    # a Redis fault lasts until the gateway answers from state again (measured), at least
+    # REDIS_GRACE_S after Redis is back: on a loaded machine the breaker's retry can lag
     redis_windows = [
-        (f["start_s"] - 1.0, f["end_s"] + REDIS_GRACE_S)
+        (
+            f["start_s"] - 1.0,
+            f["end_s"] + max(REDIS_GRACE_S, (f["recovery"].get("gateway_s") or 0.0) + 1.0),
+        )
         for f in faults
         if f["fault"] in REDIS_FAULTS
     ]

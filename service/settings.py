@@ -92,8 +92,9 @@ class StreamSettings(BaseSettings):
 
     # -- population job (issue 13.2; helper K's block) -----------------------------------------
     #: lifetime of the population job's lease, seconds: when its holder dies, another worker
-    #: or scorer takes over within this plus one population_refresh_s
-    population_lease_ttl_s: float = 90.0
+    #: or scorer takes over within this plus one population_refresh_s (renewed from a thread
+    #: while the holder computes, so it need not cover a refresh)
+    population_lease_ttl_s: float = 15.0
     # -- end of helper K's block ---------------------------------------------------------------
 
     @property

@@ -31,6 +31,9 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("distillwatch.service")
 
+#: seconds shutdown waits for background tasks and for closing the Redis pool
+SHUTDOWN_WAIT_S = 5.0
+
 #: routers always present, then optional ones (a missing module is skipped with a log line)
 #: gateway paths under admission control (path prefix -> endpoint label of the metrics)
 GATEWAY_ENDPOINTS = {
@@ -122,13 +125,22 @@ def create_app(
         try:
             yield
         finally:
+            # bounded: a task stuck in a Redis call must not hold shutdown forever
             for t in tasks:
                 t.cancel()
-            for t in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await t
+            if tasks:
+                done, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_WAIT_S)
+                for t in done:  # retrieve, so that asyncio logs no "never retrieved"
+                    if not t.cancelled():
+                        t.exception()
+                if stuck:
+                    log.warning(
+                        "%d background task(s) did not stop within %.0f s",
+                        len(stuck),
+                        SHUTDOWN_WAIT_S,
+                    )
             with contextlib.suppress(Exception):
-                await services.aredis.aclose()
+                await asyncio.wait_for(services.aredis.aclose(), SHUTDOWN_WAIT_S)
             with contextlib.suppress(Exception):
                 services.redis.close()
 

@@ -104,7 +104,7 @@ class PopulationLoop:
     "--lease-ttl-s",
     type=float,
     default=None,
-    help="Lease lifetime, seconds (DISTILLWATCH_POPULATION_LEASE_TTL_S, 90).",
+    help="Lease lifetime, seconds (DISTILLWATCH_POPULATION_LEASE_TTL_S, 15).",
 )
 @click.option(
     "--exit-after",

@@ -21,7 +21,8 @@ linking them) is the expensive part; one process does it and publishes the resul
   hands it over at its next renewal, so with a scorer running the workers only score.
   Without one, any worker takes the lease; if the holder dies, the lease expires and
   another process takes it within ``population_lease_ttl_s`` plus one refresh, while
-  everyone keeps scoring with the last snapshot.
+  everyone keeps scoring with the last snapshot. The holder renews from a thread while
+  it computes (:meth:`PopulationLease.kept_alive`), so the TTL need not cover a refresh.
 
 Keys (:class:`service.redis_keys.Keys`; hash tag ``{population}`` so that the scripts
 stay legal on a Redis Cluster)::
@@ -37,11 +38,14 @@ stay legal on a Redis Cluster)::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -372,6 +376,37 @@ class PopulationLease:
         if not was:
             return False
         return bool(self._release(keys=[self.keys.population_lease], args=[self.owner]))
+
+    @contextlib.contextmanager
+    def kept_alive(self) -> Iterator[None]:
+        """Renew the lease from a background thread while the block runs.
+
+        The population job's work (reading window states, linking) can outlast the lease
+        TTL on a large population; renewing from a thread keeps the TTL short (a dead
+        holder is replaced within it) whatever the refresh costs. A renewal that finds
+        the lease gone stops the thread; :attr:`held` then reads False and the fenced
+        publish refuses the snapshot.
+        """
+        if not self.held:
+            yield
+            return
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.ttl_ms / 3000.0):
+                try:
+                    if not self.renew(handover=False):
+                        return
+                except Exception as exc:  # Redis blip: the next beat (or the TTL) decides
+                    log.warning("population lease renewal failed: %s", exc)
+
+        thread = threading.Thread(target=beat, name="population-lease", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=self.ttl_ms / 1000.0)
 
     def holder(self) -> str | None:
         """The current holder's name, or None."""

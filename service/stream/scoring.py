@@ -290,10 +290,11 @@ class Scorer:
         as_of = stream_clock(self.client, self.keys)
         if as_of is None:
             return False
-        states = self.window_states(self.active_accounts(), as_of, with_links=True)
-        self.population = feature_frame(states, as_of)
-        self._fit_fallback(as_of)
-        result = self._link_result(states)
+        with self.lease.kept_alive():
+            states = self.window_states(self.active_accounts(), as_of, with_links=True)
+            self.population = feature_frame(states, as_of)
+            self._fit_fallback(as_of)
+            result = self._link_result(states)
         self.clusters = result.account_verdicts() if result is not None else {}
         self.population_as_of = as_of
         self.population_computed += 1
