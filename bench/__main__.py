@@ -16,6 +16,7 @@ BENCHMARKS = (
     "audit_dask",
     "linking",
     "stream_throughput",
+    "stream_cluster",
     "service_latency",
 )
 

@@ -173,11 +173,14 @@ def serve_baseline(port: int, redis_url: str) -> None:
     from starlette.responses import JSONResponse, PlainTextResponse
     from starlette.routing import Route
 
+    from service.redis_keys import Keys
+
     client = aredis.Redis.from_url(redis_url, decode_responses=True)
+    keys = Keys(PREFIX)
 
     async def score(request: Request) -> JSONResponse:
         body = orjson.loads(await request.body())
-        state = await client.hgetall(f"{PREFIX}:a:{{{body['account_id']}}}:score")
+        state = await client.hgetall(keys.score(body["account_id"]))
         return JSONResponse(state)
 
     async def healthz(_request: Request) -> PlainTextResponse:

@@ -40,6 +40,7 @@ from bench.soak_load import GatewayLoad, IngestLoad, SseClients, normal_id, slow
 from bench.soak_procs import ANALYST_TOKEN, GATEWAY_TOKEN, PREFIX, Cluster, rss_kib
 from bench.soak_report import level_off, markdown, phase_table, table, verdict
 from service.redis_keys import Keys
+from service.stream.layout import pipeline_stats, stream_lengths
 
 __all__ = ["FAULTS", "main", "markdown", "run", "table"]
 
@@ -72,20 +73,26 @@ def _lag(client: Any) -> int:
     figure stayed thousands of entries above 0 with the stream fully consumed
     (``last-delivered-id`` = ``last-generated-id``; see docs/reliability.md).
     """
-    for g in client.xinfo_groups(KEYS.events):
-        last = g["last-delivered-id"]
-        last = last.decode() if isinstance(last, bytes) else str(last)
-        ahead = client.xrange(KEYS.events, min="(" + last, max="+", count=LAG_CAP)
-        return len(ahead) + int(g.get("pending") or 0)
-    return 0
+    total = 0
+    for part in KEYS.parts():
+        for g in client.xinfo_groups(part.events):
+            last = g["last-delivered-id"]
+            last = last.decode() if isinstance(last, bytes) else str(last)
+            ahead = client.xrange(part.events, min="(" + last, max="+", count=LAG_CAP)
+            total += len(ahead) + int(g.get("pending") or 0)
+    return total
 
 
 def _xinfo_lag(client: Any) -> int | None:
     """The group's lag as XINFO GROUPS reports it (what the service's gauge uses)."""
-    for g in client.xinfo_groups(KEYS.events):
-        lag = g.get("lag")
-        return None if lag is None else int(lag) + int(g.get("pending") or 0)
-    return None
+    total: int | None = None
+    for part in KEYS.parts():
+        for g in client.xinfo_groups(part.events):
+            lag = g.get("lag")
+            if lag is None:
+                return None
+            total = (total or 0) + int(lag) + int(g.get("pending") or 0)
+    return total
 
 
 # -- state ----------------------------------------------------------------------------------
@@ -204,11 +211,13 @@ class Sampler:
             r = _redis(c.redis.url)
             pipe = r.pipeline(transaction=False)
             pipe.info("memory")
-            for name in ("events", "quarantine", "deadletter", "alerts"):
-                pipe.xlen(getattr(KEYS, name))
+            pipe.xlen(KEYS.quarantine)
+            pipe.xlen(KEYS.alerts)
             pipe.xlen(KEYS.sink_deadletter("webhook"))
             pipe.dbsize()
-            mem, ev, qu, dl, al, sdl, dbsize = pipe.execute()
+            mem, qu, al, sdl, dbsize = pipe.execute()
+            lengths = stream_lengths(r, KEYS)
+            ev, dl = lengths["events"], lengths["deadletter"]
             sessions = sum(1 for _ in r.scan_iter(KEYS.session_pattern, count=1000))
             s["redis"] = {
                 "used_memory": int(mem["used_memory"]),
@@ -249,7 +258,8 @@ def _dead_pending(client: Any, pid: int) -> int:
     mark = f"-{pid}-"
     return sum(
         int(c["pending"])
-        for c in client.xinfo_consumers(KEYS.events, "workers")
+        for part in KEYS.parts()
+        for c in client.xinfo_consumers(part.events, "workers")
         if mark in (c["name"].decode() if isinstance(c["name"], bytes) else c["name"])
     )
 
@@ -434,7 +444,7 @@ def exactly_once(cluster: Cluster, offered: Counter, timeout: float) -> dict[str
         doubled += max(0, n - want)
         if n != want and len(bad) < 10:
             bad[acct] = (want, n)
-    stats = {k.decode(): int(float(v)) for k, v in client.hgetall(KEYS.stats).items()}
+    stats = {k: int(float(v)) for k, v in pipeline_stats(client, KEYS).items()}
     client.close()
     return {
         "offered": int(sum(offered.values())),
@@ -452,14 +462,14 @@ def exactly_once(cluster: Cluster, offered: Counter, timeout: float) -> dict[str
 def ttl_audit(cluster: Cluster, limit: int = 20_000) -> dict[str, Any]:
     """Keys by kind with and without a TTL (the seeded gateway-only accounts excluded)."""
     kinds = [
-        ("dedupe", re.compile(r"^soak:d:")),
-        ("bucket", re.compile(r"^soak:a:\{.*\}:r:\d+$")),
-        ("account_score", re.compile(r"^soak:a:\{.*\}:(score|features)$")),
-        ("account_history", re.compile(r"^soak:a:\{.*\}:history$")),
-        ("account_alert", re.compile(r"^soak:a:\{.*\}:alert$")),
-        ("account_other", re.compile(r"^soak:a:\{.*\}:")),
-        ("alert", re.compile(r"^soak:alert:[^:]+$")),
-        ("alert_notes", re.compile(r"^soak:alert:.*:notes$")),
+        ("dedupe", re.compile(r"^soak:\{p\d+\}:d:")),
+        ("bucket", re.compile(r"^soak:\{p\d+\}:a:.*:r:\d+$")),
+        ("account_score", re.compile(r"^soak:\{p\d+\}:a:.*:(score|features)$")),
+        ("account_history", re.compile(r"^soak:\{p\d+\}:a:.*:history$")),
+        ("account_alert", re.compile(r"^soak:\{p\d+\}:a:.*:alert$")),
+        ("account_other", re.compile(r"^soak:\{p\d+\}:a:")),
+        ("alert", re.compile(r"^soak:alert:\{[^}]+\}$")),
+        ("alert_notes", re.compile(r"^soak:alert:\{[^}]+\}:notes$")),
         ("session", re.compile(r"^soak:session:")),
         ("rate_limit", re.compile(r"^soak:rl:")),
     ]

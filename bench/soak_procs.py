@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from service.redis_keys import Keys
 from service.stream.local_redis import RedisServer, free_port, stop_process
 
 __all__ = ["Cluster", "Receiver", "rss_kib"]
@@ -209,7 +210,8 @@ class Cluster:
                 for name, proc in self.exited().items():
                     raise RuntimeError(f"{name} exited with {proc}")
                 try:
-                    if len(client.xinfo_consumers(f"{PREFIX}:events", "workers")) >= n:
+                    stream = Keys(PREFIX).part(0).events  # the soak runs one partition
+                    if len(client.xinfo_consumers(stream, "workers")) >= n:
                         return
                 except redis.ResponseError:  # no group yet
                     pass

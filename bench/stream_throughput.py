@@ -44,8 +44,10 @@ LABELS = ROOT / "sample_logs" / "litellm-2d.labels.csv"
 
 
 def _redis_cpu(client: Any) -> float:
+    """CPU seconds Redis used so far (summed over the nodes of a cluster)."""
     info = client.info("cpu")
-    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+    nodes = [info] if "used_cpu_user" in info else list(info.values())
+    return sum(float(n["used_cpu_user"]) + float(n["used_cpu_sys"]) for n in nodes)
 
 
 def _load_events(copies: int) -> list[dict[str, Any]]:
@@ -146,14 +148,49 @@ def _procs_cpu(procs: list[subprocess.Popen[bytes]]) -> float:
     return total
 
 
-def bench_workers(url: str, payloads: list[bytes], n_workers: int, prefix: str) -> dict[str, Any]:
-    """Drain the stream with ``n_workers`` worker processes (folding only, no scoring)."""
-    import redis
+def fill_partitions(client: Any, keys: Any, accounts: list[str], payloads: list[bytes]) -> None:
+    """Put pre-encoded events on their partitions' streams (what ingest does, minus the
+    parsing and dedupe)."""
+    pipe = client.pipeline(transaction=False)
+    for i, (acct, p) in enumerate(zip(accounts, payloads, strict=True)):
+        pipe.xadd(keys.part_of(acct).events, {"e": p})
+        if i % 5000 == 4999:
+            pipe.execute()
+    pipe.execute()
 
-    client = redis.Redis.from_url(url)
-    _fill_stream(client, prefix, payloads)
-    m0 = client.info("memory")["used_memory"]
-    env = {**os.environ, "DISTILLWATCH_KEY_PREFIX": prefix, "DISTILLWATCH_REDIS_URL": url}
+
+def _used_memory(client: Any) -> int:
+    info = client.info("memory")
+    if "used_memory" in info:
+        return int(info["used_memory"])
+    return sum(int(v["used_memory"]) for v in info.values())  # a cluster: per node
+
+
+def bench_workers(
+    url: str,
+    payloads: list[bytes],
+    n_workers: int,
+    prefix: str,
+    *,
+    accounts: list[str],
+    partitions: int = 1,
+) -> dict[str, Any]:
+    """Drain the stream with ``n_workers`` worker processes (folding only, no scoring),
+    on one Redis or a cluster (``redis+cluster://``), with ``partitions`` partitions."""
+    from service.redis_client import connect
+    from service.redis_keys import Keys
+    from service.stream.layout import pipeline_stats
+
+    client = connect(url)
+    keys = Keys(prefix, partitions)
+    fill_partitions(client, keys, accounts, payloads)
+    m0 = _used_memory(client)
+    env = {
+        **os.environ,
+        "DISTILLWATCH_KEY_PREFIX": prefix,
+        "DISTILLWATCH_REDIS_URL": url,
+        "DISTILLWATCH_PARTITIONS": str(partitions),
+    }
     procs = [
         subprocess.Popen(_cli("worker", "--no-score", "--exit-when-idle", "2"), env=env, cwd=ROOT)
         for _ in range(n_workers)
@@ -163,7 +200,7 @@ def bench_workers(url: str, payloads: list[bytes], n_workers: int, prefix: str) 
     cpu0 = wcpu0 = 0.0
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
-        done = int(client.hget(f"{prefix}:stats", "processed") or 0)
+        done = int(pipeline_stats(client, keys).get("processed", 0))
         if t_first is None and done > 0:
             t_first, done_first, cpu0 = time.perf_counter(), done, _redis_cpu(client)
             wcpu0 = _procs_cpu(procs)
@@ -176,8 +213,8 @@ def bench_workers(url: str, payloads: list[bytes], n_workers: int, prefix: str) 
     load = os.getloadavg()[0]
     for p in procs:
         p.wait(60)
-    m1 = client.info("memory")["used_memory"]
-    accounts = client.zcard(f"{prefix}:accounts")
+    m1 = _used_memory(client)
+    n_accounts = sum(client.zcard(p.accounts) for p in keys.parts())
     dt = t_end - (t_first or t_end)
     n = total - (done_first or 0)
     state_bytes = m1 - m0
@@ -189,9 +226,10 @@ def bench_workers(url: str, payloads: list[bytes], n_workers: int, prefix: str) 
         "redis_cpu_share": round((cpu1 - cpu0) / dt, 2) if dt > 0 else None,
         "workers_cpu_share": round((wcpu1 - wcpu0) / dt, 2) if dt > 0 else None,
         "load_average_1m": round(load, 1),
-        "accounts": accounts,
+        "partitions": partitions,
+        "accounts": n_accounts,
         "state_bytes": state_bytes,
-        "state_bytes_per_account": round(state_bytes / max(accounts, 1)),
+        "state_bytes_per_account": round(state_bytes / max(n_accounts, 1)),
         "state_mb_per_million_events": round(state_bytes / total * 1e6 / 2**20, 1),
     }
 
@@ -456,8 +494,9 @@ def main(argv: list[str] | None = None) -> int:
 
         payloads = encode_events(events)
         results["bare_loop"] = bench_bare(url, payloads)
+        accounts = [e["account_id"] for e in events]
         for n in (1, 2):
-            results[f"workers_{n}"] = bench_workers(url, payloads, n, f"w{n}")
+            results[f"workers_{n}"] = bench_workers(url, payloads, n, f"w{n}", accounts=accounts)
             bare = results["bare_loop"]["events_per_s"]
             results[f"workers_{n}"]["ratio_to_bare"] = round(
                 (results[f"workers_{n}"]["events_per_s"] or 0) / bare, 3

@@ -34,8 +34,12 @@ class StreamSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="DISTILLWATCH_", extra="ignore")
 
+    #: ``redis://host:port/db`` for one Redis, ``redis+cluster://host:port`` for a cluster
     redis_url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "dw"
+    #: partitions of the streaming state (service.redis_keys); the same in every process.
+    #: 1 suits one Redis; on a Redis Cluster a few per primary (e.g. 16 on 3 primaries)
+    partitions: int = Field(default=1, ge=1, le=1024)
 
     # bounded streams (approximate MAXLEN ~)
     events_maxlen: int = 1_000_000

@@ -14,7 +14,7 @@ import logging
 from service import metrics
 from service.api.context import Services
 from service.redis_values import text as _dec
-from service.store.common import group_lag
+from service.stream.layout import group_lag_total, pipeline_stats
 
 __all__ = ["refresh_gauges", "run_gauges"]
 
@@ -37,9 +37,9 @@ def refresh_gauges(services: Services, max_alerts: int = 50_000) -> None:
     metrics.ALERTS_OPEN.clear()
     for (sev, status), n in counts.items():
         metrics.ALERTS_OPEN.labels(sev, status).set(n)
-    got = group_lag(client, keys.events, services.settings.group)
+    got = group_lag_total(client, keys, services.settings.group)
     metrics.INGEST_LAG.set(sum(got) if got else 0)
-    metrics.PIPELINE.update(client.hgetall(keys.stats))
+    metrics.PIPELINE.update(pipeline_stats(client, keys))
     version = client.get(keys.model_active) or client.get(keys.model_current)
     metrics.MODEL_INFO.info({"version": _dec(version) if version else "none"})
 

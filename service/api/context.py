@@ -49,8 +49,7 @@ def build_services(settings: ServiceSettings) -> Services:
     ValueError
         When no token is configured and auth is not explicitly disabled.
     """
-    import redis
-    import redis.asyncio as aredis
+    from service.redis_client import connect, connect_async
 
     specs = load_tokens(settings)
     if not specs and not settings.auth_disabled:
@@ -61,7 +60,7 @@ def build_services(settings: ServiceSettings) -> Services:
     timeout = settings.redis_timeout_s
     services = Services(
         settings=settings,
-        keys=Keys(settings.key_prefix),
+        keys=Keys.of(settings),
         tokens=TokenTable(specs),
         # shared by every serve process through Redis (the client is attached below)
         limiter=SharedRateLimiter(
@@ -70,7 +69,7 @@ def build_services(settings: ServiceSettings) -> Services:
                 "analyst": settings.rate_limit_analyst,
                 "admin": settings.rate_limit_admin,
             },
-            keys=Keys(settings.key_prefix),
+            keys=Keys.of(settings),
             sync_interval_s=settings.rate_limit_sync_s,
         ),
         # no socket timeout: the guard's budget bounds every call, and redis-py would wrap
@@ -78,15 +77,13 @@ def build_services(settings: ServiceSettings) -> Services:
         # burst that opens new connections on a congested loop would time them out and
         # answer from the fail mode), so it is only a backstop: the guard's budget, which
         # tells a late loop from a slow Redis, ends a connect to a silent host first.
-        aredis=aredis.Redis.from_url(
+        aredis=connect_async(
             settings.redis_url,
             socket_timeout=None,
             socket_connect_timeout=max(settings.overload_wait_s, timeout, 0.01),
             health_check_interval=0,
         ),
-        redis=redis.Redis.from_url(
-            settings.redis_url, socket_timeout=5.0, socket_connect_timeout=1.0
-        ),
+        redis=connect(settings.redis_url, socket_timeout=5.0, socket_connect_timeout=1.0),
         guard=RedisGuard(
             timeout,
             settings.redis_retry_s,
@@ -107,16 +104,13 @@ def build_services(settings: ServiceSettings) -> Services:
 
 def _session_store(settings: ServiceSettings, keys: Keys, specs: list[Any]) -> Any:
     """The dashboard's session store: in Redis (shared by every process) or in memory."""
+    from service.redis_client import connect
     from service.ui.session import RedisSessionStore, SessionStore
 
     if settings.session_store == "memory":
         return SessionStore(idle_s=settings.session_idle_s, lifetime_s=settings.session_lifetime_s)
-    import redis
-
     # its own client with short timeouts: session calls run on the event loop
-    client = redis.Redis.from_url(
-        settings.redis_url, socket_timeout=0.25, socket_connect_timeout=0.25
-    )
+    client = connect(settings.redis_url, socket_timeout=0.25, socket_connect_timeout=0.25)
     return RedisSessionStore(
         client,
         keys,

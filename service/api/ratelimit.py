@@ -292,8 +292,10 @@ class SharedRateLimiter(RateLimiter):
                 key = self._keys.rate_window(name, sec)
                 pipe.incrby(key, n)
                 pipe.expire(key, WINDOW_TTL_S)
-            pipe.mget(
-                self._keys.rate_window(name, second - 1), self._keys.rate_window(name, second)
+            pipe.execute_command(  # one slot (tag: the token name); cluster-safe
+                "MGET",
+                self._keys.rate_window(name, second - 1),
+                self._keys.rate_window(name, second),
             )
         try:
             replies = await asyncio.wait_for(pipe.execute(), self.timeout_s)

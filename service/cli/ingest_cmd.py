@@ -15,9 +15,9 @@ __all__ = ["ingest_cmd"]
 
 
 def _client(url: str) -> Any:
-    import redis
+    from service.redis_client import connect
 
-    return redis.Redis.from_url(url)
+    return connect(url)
 
 
 @click.command("ingest")

@@ -132,11 +132,10 @@ def scorer_cmd(
     takes over when the holder's lease expires); without any, a worker runs the job.
     With --metrics-port, a listener serves the Prometheus metrics, /healthz (the loop
     turns) and /readyz (Redis answers)."""
-    import redis
-
     from service import metrics
     from service.ops.http_listener import OpsListener, redis_ping_check
     from service.ops.logging_setup import announce, configure_logging
+    from service.redis_client import connect
     from service.redis_keys import Keys
     from service.settings import get_settings
     from service.stream.population import PopulationLease, default_owner
@@ -156,8 +155,8 @@ def scorer_cmd(
         raise click.ClickException(str(exc)) from exc
     fmt = settings.log_format
     configure_logging(logging.INFO if verbose else logging.WARNING, fmt)
-    client = redis.Redis.from_url(settings.redis_url)
-    keys = Keys(settings.key_prefix)
+    client = connect(settings.redis_url)
+    keys = Keys.of(settings)
     lease = PopulationLease(
         client,
         keys,

@@ -101,13 +101,13 @@ def _train_from_redis(
     detector: str,
     min_events: int,
 ) -> None:
-    import redis
-
+    from service.redis_client import connect
+    from service.redis_keys import Keys
     from service.settings import get_settings
     from service.stream.training import train_from_redis
 
     settings = get_settings(redis_url=url)
-    client = redis.Redis.from_url(url)
+    client = connect(url)
     try:
         blob, meta, fitted = train_from_redis(
             client,
@@ -124,5 +124,5 @@ def _train_from_redis(
         Path(out_path).write_bytes(blob)
     click.echo(
         f"model {label} ({detector}) fitted on {fitted:,} accounts from Redis, "
-        f"schema {meta['schema_hash']} -> {settings.key_prefix}:model:{label} (current)"
+        f"schema {meta['schema_hash']} -> {Keys.of(settings).model(label)} (current)"
     )

@@ -48,11 +48,10 @@ def worker_cmd(
     loop turns) and /readyz (Redis answers)."""
     import logging
 
-    import redis
-
     from service import metrics
     from service.ops.http_listener import OpsListener, redis_ping_check
     from service.ops.logging_setup import announce, configure_logging
+    from service.redis_client import connect
     from service.settings import get_settings
     from service.stream.scoring import Scorer
     from service.stream.worker import Worker
@@ -73,7 +72,7 @@ def worker_cmd(
         raise click.ClickException(str(exc)) from exc
     fmt = settings.log_format
     configure_logging(logging.INFO if verbose else logging.WARNING, fmt)
-    client = redis.Redis.from_url(settings.redis_url)
+    client = connect(settings.redis_url)
     scorer = None if no_score else Scorer(client, settings)
     worker = Worker(client, settings, consumer=consumer, scorer=scorer)
     worker.install_signal_handlers()

@@ -43,11 +43,12 @@ def redis_ping_check(url: str, timeout_s: float = 1.0) -> ReadyCheck:
     callable
         Returns ``{"redis": "ok"}`` or ``{"redis": "unreachable (<error>)"}``.
     """
-    import redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    client = redis.Redis.from_url(
+    from service.redis_client import connect
+
+    client = connect(
         url,
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,

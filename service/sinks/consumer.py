@@ -124,7 +124,7 @@ class SinkConsumer:
         self.sink = sink
         self.client = client
         self.settings = settings
-        self.keys = Keys(settings.key_prefix)
+        self.keys = Keys.of(settings)
         self.stream = self.keys.alerts
         self.group = f"sink-{sink.name}"
         self.deadletter = self.keys.sink_deadletter(sink.name)

@@ -53,9 +53,9 @@ def build_sinks(settings: ServiceSettings) -> list[HttpSink]:
 
 
 def _redis(settings: ServiceSettings) -> Any:
-    import redis.asyncio as aredis
+    from service.redis_client import connect_async
 
-    return aredis.Redis.from_url(
+    return connect_async(
         settings.redis_url,
         socket_timeout=settings.block_ms / 1000.0 + 5.0,
         socket_connect_timeout=2.0,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from service.redis_client import multi_key_pipeline
 from service.redis_keys import Keys
 from service.store.alerts import push_trail, trail_entry, trail_ttl
 from service.store.common import (
@@ -405,7 +406,7 @@ def _record_on_alert(
     pttl = int(client.pttl(keys.alert(fp)))
     if pttl == -2:
         return None
-    pipe = client.pipeline(transaction=True)
+    pipe = multi_key_pipeline(client)
     push_trail(pipe, keys, fp, trail_entry(by, action, note, at), trail_ttl(pttl, ttl))
     pipe.execute()
     return fp
@@ -455,7 +456,7 @@ def confirm_block(
         raise NotFound(f"account {account_id} not found")
     now = time.time() if now is None else now
     at = now_rfc3339(now)
-    pipe = client.pipeline(transaction=True)
+    pipe = multi_key_pipeline(client)
     pipe.delete(keys.decision(account_id))
     pipe.hset(
         keys.decision(account_id),
@@ -494,7 +495,7 @@ def clear_decision(
     old = get_decision(client, keys, account_id)
     if old is None:
         raise NotFound(f"account {account_id} has no analyst decision")
-    pipe = client.pipeline(transaction=True)
+    pipe = multi_key_pipeline(client)
     pipe.delete(keys.decision(account_id))
     pipe.zrem(keys.decisions, account_id)
     deleted = pipe.execute()[0]

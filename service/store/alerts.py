@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 from redis.exceptions import WatchError
 
+from service.redis_client import is_cluster, multi_key_pipeline
 from service.redis_keys import Keys
 from service.store.common import (
     Conflict,
@@ -443,10 +444,16 @@ def transition(
     now = time.time() if now is None else now
     at = now_rfc3339(now)
     akey = keys.alert(fingerprint)
+    # One Redis: everything in one MULTI/EXEC under WATCH of the alert. A Redis Cluster
+    # cannot span slots in a transaction: there the alert's own keys (hash and trail, one
+    # slot) change atomically under the WATCH, and the population-wide and account keys
+    # follow in a pipeline right after EXEC (each write is idempotent).
+    cluster = is_cluster(client)
     with client.pipeline(transaction=True) as pipe:
         while True:
             try:
                 pipe.watch(akey)
+                reader = client if cluster else pipe
                 state = decode_hash(pipe.hgetall(akey))
                 status = state.get("status")
                 if status is None:
@@ -455,15 +462,16 @@ def transition(
                     raise Conflict(f"cannot {action.replace('_', ' ')} an alert that is {status}")
                 account = state.get("account_id", "")
                 alert_pttl = int(pipe.pttl(akey))
-                score_known = bool(account) and bool(pipe.exists(keys.score(account)))
-                open_fp = pipe.get(keys.account_alert(account)) if account else None
+                score_known = bool(account) and bool(reader.exists(keys.score(account)))
+                open_fp = reader.get(keys.account_alert(account)) if account else None
                 pipe.multi()
+                after = client.pipeline(transaction=False) if cluster else pipe
                 mapping = {"status": target, f"{prefix}_by": by, f"{prefix}_at": at}
                 if target == "resolved":
                     mapping["endsAt"] = at
                 pipe.hset(akey, mapping=mapping)
                 pipe.expire(akey, ttl, gt=True)
-                pipe.zadd(keys.alerts_index, {fingerprint: now})
+                after.zadd(keys.alerts_index, {fingerprint: now})
                 entry_ttl = trail_ttl(alert_pttl, ttl)
                 push_trail(pipe, keys, fingerprint, trail_entry(by, action, note, at), entry_ttl)
                 entry = {"fingerprint": fingerprint, "status": target, "account_id": account}
@@ -473,17 +481,19 @@ def transition(
                 if state.get("alert"):
                     entry["alert"] = state["alert"]
                 if target == "resolved" and open_fp is not None and dec(open_fp) == fingerprint:
-                    pipe.delete(keys.account_alert(account))
+                    after.delete(keys.account_alert(account))
                 if target == "false_positive":
                     record = {"account_id": account, "by": by, "at": at, "note": note}
-                    pipe.hset(keys.suppressions, fingerprint, orjson.dumps(record))
+                    after.hset(keys.suppressions, fingerprint, orjson.dumps(record))
                     if score_known:
-                        pipe.hset(
+                        after.hset(
                             keys.score(account),
                             mapping={"action": "allow", "suppressed": 1, "suppressed_by": by},
                         )
-                pipe.xadd(keys.alerts, entry, maxlen=maxlen, approximate=True)
+                after.xadd(keys.alerts, entry, maxlen=maxlen, approximate=True)
                 pipe.execute()
+                if after is not pipe:
+                    after.execute()
                 break
             except WatchError:
                 continue
@@ -549,7 +559,7 @@ def add_note(
     if status is None:
         raise NotFound(f"alert {fingerprint} not found")
     at = now_rfc3339(now)
-    pipe = client.pipeline(transaction=True)
+    pipe = multi_key_pipeline(client)
     entry = trail_entry(by, action, note, at)
     push_trail(pipe, keys, fingerprint, entry, trail_ttl(int(pttl), ttl))
     pipe.execute()

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from detector.alerts import rfc3339
+from service.redis_client import multi_key_pipeline
 from service.redis_keys import Keys
 from service.redis_values import text as _dec
 
@@ -47,7 +48,7 @@ def _resolve(
     if state is None or _dec(state) in ("resolved", "false_positive"):
         return
     ends = rfc3339(now)
-    pipe = client.pipeline(transaction=True)
+    pipe = multi_key_pipeline(client)
     pipe.hset(
         keys.alert(fp),
         mapping={"status": "resolved", "endsAt": ends, "resolved_as_of": repr(as_of)},
@@ -164,7 +165,7 @@ def sync_account_alert(
     status = existing.get("status")
     if current is not None and current != fp:
         _resolve(client, keys, current, account_id, now, as_of, maxlen)
-    pipe = client.pipeline(transaction=True)
+    pipe = multi_key_pipeline(client)
     pipe.set(keys.account_alert(account_id), fp, ex=ttl)
     if status in SUPPRESSED or suppression is not None:
         _keep_suppressed(pipe, keys, alert, account_id, existing, suppression, now, as_of, ttl)

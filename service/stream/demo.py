@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"missing log files: {missing} (run `distillwatch simulate` first?)", file=sys.stderr)
         return 2
 
-    import redis
+    from service.redis_client import connect
 
     tmp = Path(tempfile.mkdtemp(prefix="distillwatch-demo-"))
     url = os.environ.get("DISTILLWATCH_REDIS_URL")
@@ -114,11 +114,12 @@ def main(argv: list[str] | None = None) -> int:
         url, server = start_redis(tmp)
         print(f"== started redis-server on {url} (temp dir {tmp})")
     env = {**os.environ, "DISTILLWATCH_REDIS_URL": url}
-    client = redis.Redis.from_url(url)
+    client = connect(url)
     from service.redis_keys import Keys
     from service.settings import get_settings
+    from service.stream.layout import group_lag_total
 
-    keys = Keys(get_settings().key_prefix)
+    keys = Keys.of(get_settings())
     last_alert = client.xrevrange(keys.alerts, count=1)
     cursor = last_alert[0][0] if last_alert else b"0-0"
     worker = subprocess.Popen(_cli("worker", "--window-hours", str(args.window_hours)), env=env)
@@ -153,9 +154,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.max_seconds and time.monotonic() - started > args.max_seconds:
                 ingest.send_signal(signal.SIGTERM)
             if ingest.poll() is not None:
-                lag = client.xinfo_groups(keys.events)
-                pending = sum(int(g.get("lag") or 0) + int(g["pending"]) for g in lag)
-                if pending == 0:
+                got = group_lag_total(client, keys, "workers")
+                if got is not None and sum(got) == 0:
                     idle_after_ingest = idle_after_ingest or time.monotonic()
                     if time.monotonic() - idle_after_ingest > 4:  # last debounced scores
                         break
@@ -229,8 +229,10 @@ def _start_service(
 
 
 def _summary(client: Any, keys: Any, fired: int, started: float) -> None:
+    from service.stream.layout import pipeline_stats
+
     top = client.zrevrange(keys.risk, 0, 9, withscores=True)
-    stats = {k.decode(): v.decode() for k, v in client.hgetall(keys.stats).items()}
+    stats = pipeline_stats(client, keys)
     print(
         f"\n== {stats.get('processed', 0)} events processed, {fired} alerts fired "
         f"in {time.monotonic() - started:.0f} s; riskiest accounts:"
@@ -238,7 +240,7 @@ def _summary(client: Any, keys: Any, fired: int, started: float) -> None:
     for acct, risk in top:
         score = client.hget(keys.score(acct.decode()), "action")
         print(f"  {acct.decode():40s} risk {risk:.3f}  {score.decode() if score else ''}")
-    print("Scores: HGETALL dw:a:{<account>}:score   alerts: XRANGE dw:alerts - +")
+    print("Scores: HGETALL dw:{p0}:a:<account>:score   alerts: XRANGE dw:{alerts} - +")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@ Used by ``distillwatch ingest`` (files, stdin, ``--follow``) and by ``POST /v1/e
 text signals are computed here and the prompt text dropped before anything is written
 (:func:`service.stream.codec.encode_events`).
 
+Each event goes to its account's partition (:meth:`service.redis_keys.Keys.partition_of`).
 Idempotence: each event is added by a Lua script that first does
-``SET <prefix>:d:<request_id> 1 NX EX <ttl>`` and only then ``XADD``, atomically, so
+``SET <prefix>:{pN}:d:<request_id> 1 NX EX <ttl>`` and only then ``XADD``, atomically, so
 replaying a file (or a gateway retrying a POST) adds nothing twice, and a crash can
 never leave a marker without its event.
 """
@@ -23,7 +24,7 @@ import orjson
 from service.redis_keys import Keys
 from service.settings import StreamSettings
 from service.stream.codec import encode_events
-from service.stream.scripts import Scripts
+from service.stream.scripts import INGEST_BATCH, run_script
 
 __all__ = ["IngestStats", "Ingestor", "ingest_payload"]
 
@@ -79,14 +80,13 @@ class Ingestor:
     settings : StreamSettings
         Stream bounds, dedupe TTL, batch size.
     keys : Keys, optional
-        Key names (default: ``Keys(settings.key_prefix)``).
+        Key names (default: ``Keys.of(settings)``).
     """
 
     def __init__(self, client: Any, settings: StreamSettings, keys: Keys | None = None) -> None:
         self.client = client
         self.settings = settings
-        self.keys = keys or Keys(settings.key_prefix)
-        self.scripts = Scripts(client).load()
+        self.keys = keys or Keys.of(settings)
 
     def add_events(self, events: Sequence[dict[str, Any]]) -> IngestStats:
         """Encode (text signals, no prompt text) and add validated events, idempotently.
@@ -105,21 +105,27 @@ class Ingestor:
             return stats
         payloads = encode_events(events)
         step = max(int(self.settings.ingest_batch), 1)
-        self.scripts.ensure()
-        sha = self.scripts["ingest"]
+        keys = self.keys
+        by_part: dict[int, list[int]] = {}
+        for i, e in enumerate(events):
+            by_part.setdefault(keys.partition_of(e["account_id"]), []).append(i)
+        # one script call per partition and slice: its stream and dedupe keys share a slot
         pipe = self.client.pipeline(transaction=False)
-        for start in range(0, len(events), step):
-            part = range(start, min(start + step, len(events)))
-            dkeys = [self.keys.dedupe(_dedupe_id(events[i]["request_id"])) for i in part]
-            pipe.evalsha(
-                sha,
-                1 + len(dkeys),
-                self.keys.events,
-                *dkeys,
-                self.settings.dedupe_ttl_s,
-                self.settings.events_maxlen,
-                *(payloads[i] for i in part),
-            )
+        for index, members in by_part.items():
+            part_keys = keys.part(index)
+            for start in range(0, len(members), step):
+                part = members[start : start + step]
+                dkeys = [part_keys.dedupe(_dedupe_id(events[i]["request_id"])) for i in part]
+                run_script(
+                    pipe,
+                    INGEST_BATCH,
+                    [part_keys.events, *dkeys],
+                    [
+                        self.settings.dedupe_ttl_s,
+                        self.settings.events_maxlen,
+                        *(payloads[i] for i in part),
+                    ],
+                )
         for res in pipe.execute():
             stats.added += int(res[0])
         stats.duplicates = stats.events - stats.added

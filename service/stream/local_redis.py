@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RedisNotInstalled", "RedisServer", "free_port", "stop_process"]
+__all__ = ["RedisClusterServer", "RedisNotInstalled", "RedisServer", "free_port", "stop_process"]
 
 
 def free_port() -> int:
@@ -23,6 +23,21 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is valid and free as well."""
+    for _ in range(200):
+        port = free_port()
+        if port + 10_000 > 65_535:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 10_000))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port pair for a cluster node")
 
 
 def stop_process(proc: subprocess.Popen[Any] | None, kill: bool = False) -> None:
@@ -56,9 +71,12 @@ class RedisServer:
         Turn the append-only file on (fsync always) so state survives a restart.
     """
 
-    def __init__(self, workdir: Path, aof: bool = False) -> None:
+    def __init__(
+        self, workdir: Path, aof: bool = False, extra_args: list[str] | None = None
+    ) -> None:
         self.workdir = workdir
         self.aof = aof
+        self.extra_args = list(extra_args or [])
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -87,6 +105,7 @@ class RedisServer:
             args += ["--appendonly", "yes", "--appendfsync", "always"]
         else:
             args += ["--appendonly", "no"]
+        args += self.extra_args
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + 10
@@ -114,3 +133,97 @@ class RedisServer:
         import redis
 
         return redis.Redis.from_url(self.url)
+
+
+class RedisClusterServer:
+    """A Redis Cluster of ``nodes`` primaries on loopback (no replicas), each a
+    ``redis-server`` child process in its own folder of ``workdir``, joined with
+    ``redis-cli --cluster create``.
+
+    Parameters
+    ----------
+    workdir : pathlib.Path
+        Parent folder of the nodes' folders.
+    nodes : int
+        Primaries (at least 3, as ``redis-cli --cluster create`` requires).
+    """
+
+    def __init__(self, workdir: Path, nodes: int = 3) -> None:
+        self.workdir = workdir
+        self.nodes: list[RedisServer] = []
+        for i in range(nodes):
+            folder = workdir / f"node{i}"
+            folder.mkdir(parents=True, exist_ok=True)
+            args = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
+            args += ["--cluster-node-timeout", "2000"]
+            node = RedisServer(folder, extra_args=args)
+            node.port = free_cluster_port()
+            self.nodes.append(node)
+
+    @property
+    def url(self) -> str:
+        """The ``redis+cluster://`` URL of the first node (:mod:`service.redis_client`)."""
+        return f"redis+cluster://127.0.0.1:{self.nodes[0].port}"
+
+    def start(self, timeout: float = 30.0) -> RedisClusterServer:
+        """Start every node, create the cluster and wait until every node reports
+        ``cluster_state:ok``.
+
+        Raises
+        ------
+        RedisNotInstalled
+            When ``redis-server`` or ``redis-cli`` is not on PATH.
+        RuntimeError
+            When the cluster does not form within ``timeout`` seconds.
+        """
+        cli = shutil.which("redis-cli")
+        if cli is None:
+            raise RedisNotInstalled("redis-cli is not on PATH")
+        for node in self.nodes:
+            node.start()
+        hosts = [f"127.0.0.1:{n.port}" for n in self.nodes]
+        done = subprocess.run(
+            [cli, "--cluster", "create", *hosts, "--cluster-replicas", "0", "--cluster-yes"],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode != 0:
+            self.stop()
+            raise RuntimeError(f"redis-cli --cluster create failed: {done.stdout[-500:]}")
+        deadline = time.monotonic() + timeout
+        for node in self.nodes:
+            client = node.client()
+            try:
+                while _cluster_state(client) != "ok":
+                    if time.monotonic() > deadline:
+                        self.stop()
+                        raise RuntimeError("the cluster did not reach cluster_state:ok")
+                    time.sleep(0.05)
+            finally:
+                client.close()
+        return self
+
+    def stop(self) -> None:
+        """Stop every node."""
+        for node in self.nodes:
+            node.stop()
+
+    def client(self) -> Any:
+        """A new :class:`redis.cluster.RedisCluster` client."""
+        from service.redis_client import connect
+
+        return connect(self.url)
+
+
+def _cluster_state(client: Any) -> str:
+    info = client.execute_command("CLUSTER INFO")
+    if isinstance(info, dict):  # parsed by redis-py
+        state = info.get("cluster_state", "")
+        return state.decode() if isinstance(state, bytes) else str(state)
+    raw = info.decode() if isinstance(info, bytes) else str(info)
+    for line in raw.splitlines():
+        if line.startswith("cluster_state:"):
+            return line.split(":", 1)[1].strip()
+    return ""

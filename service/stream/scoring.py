@@ -43,6 +43,7 @@ from service.redis_values import text_or_none as _text
 from service.settings import StreamSettings
 from service.stream import model_store
 from service.stream.alert_store import sync_account_alert
+from service.stream.layout import active_accounts, stream_clock
 from service.stream.population import (
     PopulationLease,
     default_owner,
@@ -50,7 +51,7 @@ from service.stream.population import (
     read_snapshot,
     snapshot_version,
 )
-from service.stream.scripts import Scripts
+from service.stream.scripts import POP_READY, run_script
 from service.stream.state_store import read_states, window_hours
 
 __all__ = ["EVIDENCE_FEATURES", "Scorer", "population_features", "read_score", "stream_clock"]
@@ -78,12 +79,6 @@ EVIDENCE_FEATURES = (
 )
 
 
-def stream_clock(client: Any, keys: Keys) -> float | None:
-    """The largest event time the workers processed (the window's end), or None."""
-    raw = client.get(keys.clock)
-    return float(raw) if raw is not None else None
-
-
 def population_features(
     client: Any, settings: StreamSettings, limit: int | None = None
 ) -> tuple[pd.DataFrame, float | None]:
@@ -103,12 +98,11 @@ def population_features(
     (pandas.DataFrame, float or None)
         The feature frame and the stream clock it was computed at.
     """
-    keys = Keys(settings.key_prefix)
+    keys = Keys.of(settings)
     as_of = stream_clock(client, keys)
     if as_of is None:
         return feature_frame({}, 0.0), None
-    end = -1 if limit is None else limit - 1
-    accounts = [a.decode() for a in client.zrevrange(keys.accounts, 0, end)]
+    accounts = active_accounts(client, keys, limit)
     hours = window_hours(as_of, settings.window_hours)
     states = read_states(client, keys, accounts, hours)
     return feature_frame(states, as_of), as_of
@@ -124,9 +118,7 @@ class Scorer:
     settings : StreamSettings
         Window, debounce, population and model options.
     keys : Keys, optional
-        Key names (default: ``Keys(settings.key_prefix)``).
-    scripts : Scripts, optional
-        Loaded Lua scripts (loaded here when None).
+        Key names (default: ``Keys.of(settings)``).
     lease : PopulationLease, optional
         This process's stake in the population job (default: a worker's, which takes the
         lease when nobody holds it and hands it to a dedicated scorer).
@@ -137,7 +129,6 @@ class Scorer:
         client: Any,
         settings: StreamSettings,
         keys: Keys | None = None,
-        scripts: Scripts | None = None,
         *,
         lease: PopulationLease | None = None,
     ) -> None:
@@ -145,8 +136,7 @@ class Scorer:
 
         self.client = client
         self.settings = settings
-        self.keys = keys or Keys(settings.key_prefix)
-        self.scripts = scripts or Scripts(client).load()
+        self.keys = keys or Keys.of(settings)
         self._rules_dir = Path(settings.rules_dir) if settings.rules_dir else default_rules_dir()
         self.rules = RuleSet.load(self._rules_dir)
         self.allowlist = Allowlist.load(default_allowlist_dir(self._rules_dir))
@@ -228,8 +218,11 @@ class Scorer:
         """Accounts with window state, most recently touched first."""
         limit = limit or self.settings.population_max
         cutoff = time.time() - self.settings.bucket_ttl_s
-        self.client.zremrangebyscore(self.keys.accounts, "-inf", cutoff)
-        return [a.decode() for a in self.client.zrevrange(self.keys.accounts, 0, limit - 1)]
+        pipe = self.client.pipeline(transaction=False)
+        for part in self.keys.parts():
+            pipe.zremrangebyscore(part.accounts, "-inf", cutoff)
+        pipe.execute()
+        return active_accounts(self.client, self.keys, limit)
 
     def window_states(
         self, accounts: list[str], as_of: float, *, with_links: bool = False
@@ -279,6 +272,9 @@ class Scorer:
         if self.redis_version is not None:
             return
         eligible = self.population[self.population["n_events"] >= self.settings.min_events]
+        # rows in account order: the same accounts give the same forest whatever order
+        # they were last touched in (which differs between runs, workers and partitions)
+        eligible = eligible.sort_index()
         if len(eligible) >= 20:
             self.model = AccountAnomalyModel(contamination=self.settings.contamination).fit(
                 eligible
@@ -419,9 +415,13 @@ class Scorer:
     # -- scoring ---------------------------------------------------------------------
     def pop_dirty(self, cutoff: float, limit: int) -> list[str]:
         """Take up to ``limit`` accounts dirty since before ``cutoff`` (wall seconds)."""
-        self.scripts.ensure()
-        items = self.client.evalsha(self.scripts["pop_ready"], 1, self.keys.dirty, cutoff, limit)
-        return [a.decode() if isinstance(a, bytes) else a for a in items]
+        out: list[str] = []
+        for part in self.keys.parts():  # one script per partition: one slot each
+            if len(out) >= limit:
+                break
+            items = run_script(self.client, POP_READY, [part.dirty], [cutoff, limit - len(out)])
+            out.extend(a.decode() if isinstance(a, bytes) else a for a in items)
+        return out
 
     def tick(self, flush: bool = False) -> int:
         """Score the accounts that are due; returns how many were scored.

@@ -1,18 +1,16 @@
 """Lua scripts run inside Redis: bucket appends, idempotent ingest, helpers.
 
-Scripts are loaded once per connection pool (``SCRIPT LOAD``) and called by SHA inside
-MULTI/EXEC. A Redis restart empties the script cache, so :meth:`Scripts.ensure` is
-called before every transaction that uses them (one ``SCRIPT EXISTS`` round trip): a
-missing script inside EXEC would apply the rest of the transaction without it.
+They are sent with ``EVAL`` (Redis caches them by SHA1): nothing to reload after a
+Redis restart, and the call routes by its keys on a Redis Cluster. Every script's keys
+share one partition's hash tag (one slot).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from typing import Any
 
-import redis
-
-__all__ = ["BUCKET_APPEND", "INGEST_BATCH", "POP_READY", "SET_MAX", "Scripts"]
+__all__ = ["BUCKET_APPEND", "INGEST_BATCH", "POP_READY", "SET_MAX", "run_script"]
 
 # A batch's window-state update (service.stream.state_store): KEYS = bucket keys, ARGV =
 # ttl, then one binary record per key. APPENDs each record; a bucket the append created
@@ -66,40 +64,7 @@ return items
 """
 
 
-@dataclass(slots=True)
-class Scripts:
-    """SHA1s of the scripts, loaded into one Redis server.
-
-    Parameters
-    ----------
-    client : redis.Redis
-        Connection (pool) to load the scripts with.
-    """
-
-    client: redis.Redis
-    sha: dict[str, str] = field(default_factory=dict)
-
-    _SOURCES = {  # noqa: RUF012 (class constant)
-        "append": BUCKET_APPEND,
-        "ingest": INGEST_BATCH,
-        "setmax": SET_MAX,
-        "pop_ready": POP_READY,
-    }
-
-    def load(self) -> Scripts:
-        """``SCRIPT LOAD`` every script; returns self."""
-        for name, source in self._SOURCES.items():
-            self.sha[name] = self.client.script_load(source)
-        return self
-
-    def ensure(self) -> Scripts:
-        """Reload the scripts if Redis lost them (e.g. after a restart); returns self."""
-        if not self.sha:
-            return self.load()
-        shas = list(self.sha.values())
-        if not all(self.client.script_exists(*shas)):
-            self.load()
-        return self
-
-    def __getitem__(self, name: str) -> str:
-        return self.sha[name]
+def run_script(target: Any, script: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+    """``EVAL script`` on a client or a pipeline (one Redis or a cluster, where
+    ``ClusterPipeline.eval`` is not the command); routed by ``keys`` on a cluster."""
+    return target.execute_command("EVAL", script, len(keys), *keys, *args)

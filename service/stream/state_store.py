@@ -1,6 +1,6 @@
 """Per-account window state in Redis: fold a batch into hour-bucket records, read it back.
 
-Layout: one Redis string per account and event hour, ``dw:a:{acct}:r:<hour>``
+Layout: one Redis string per account and event hour, ``dw:{pN}:a:<acct>:r:<hour>``
 (:meth:`service.redis_keys.Keys.bucket`), holding a concatenation of binary *records*.
 A worker never reads a bucket to update it: each batch ``APPEND`` s one record per
 account-hour it touches (the ``append`` script of :mod:`service.stream.scripts`, one
@@ -72,7 +72,7 @@ from detector.aggregates import (
 )
 from detector.sketches import HyperLogLog, TopK
 from service.redis_keys import Keys
-from service.stream.scripts import BUCKET_APPEND
+from service.stream.scripts import BUCKET_APPEND, run_script
 
 __all__ = [
     "CELLS",
@@ -436,7 +436,7 @@ def queue_deltas(pipe: Any, keys: Keys, deltas: BatchDeltas, ttl: int) -> int:
         return 0
     bucket = keys.bucket
     names = [bucket(a, h) for a, h in zip(deltas.accounts, deltas.hours, strict=True)]
-    pipe.eval(BUCKET_APPEND, len(names), *names, ttl, *deltas.payloads)
+    run_script(pipe, BUCKET_APPEND, names, [ttl, *deltas.payloads])
     return len(names)
 
 
@@ -676,7 +676,7 @@ def compact_buckets(client: Any, names: Sequence[str], top_keep: int) -> int:
     pipe = client.pipeline(transaction=True)
     try:
         pipe.watch(*names)
-        blobs = pipe.mget(names)
+        blobs = pipe.execute_command("MGET", *names)  # one slot: pipe.mget is refused on a cluster
         new: dict[str, bytes] = {}
         for name, blob in zip(names, blobs, strict=True):
             if not blob:
@@ -778,7 +778,7 @@ def read_states(
         part = accounts[start : start + chunk]
         pipe = client.pipeline(transaction=False)
         for acct in part:
-            pipe.mget([bucket(acct, h) for h in hours])
+            pipe.execute_command("MGET", *(bucket(acct, h) for h in hours))  # one slot
         for acct, blobs in zip(part, pipe.execute(), strict=True):
             recs = [
                 (h, rec)

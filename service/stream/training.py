@@ -78,5 +78,5 @@ def train_from_redis(
         extra=extra,
         key=settings.model_key,
     )
-    model_store.publish_model(client, model_store.Keys(settings.key_prefix), blob, meta)
+    model_store.publish_model(client, model_store.Keys.of(settings), blob, meta)
     return blob, meta, len(eligible)

@@ -19,6 +19,11 @@ Exactly-once effect on the state, with at-least-once delivery underneath:
   entry by entry so one bad entry cannot take 1,999 good ones to the dead-letter stream;
 * SIGTERM / SIGINT: the batch in hand is finished (committed), then the worker exits.
 
+Partitions: a worker consumes every partition's stream (one consumer group per
+partition, :class:`service.redis_keys.PartitionKeys`), a batch at a time, in turn. A
+batch holds entries of one partition only, so its transaction touches one Redis Cluster
+slot; its lease, dead letters and counters are that partition's.
+
 Between batches the worker runs the continuous scorer (:mod:`service.stream.scoring`).
 """
 
@@ -38,11 +43,13 @@ from typing import Any
 import redis
 
 from service import metrics
-from service.redis_keys import Keys
+from service.redis_client import is_cluster
+from service.redis_keys import Keys, PartitionKeys
 from service.redis_values import text as _text
 from service.settings import StreamSettings
 from service.stream.codec import columns_from_rows, decode_entries
-from service.stream.scripts import SET_MAX, Scripts
+from service.stream.layout import check_layout
+from service.stream.scripts import SET_MAX, run_script
 from service.stream.state_store import BatchDeltas, compact_buckets, fold_batch, queue_deltas
 
 __all__ = ["Worker", "WorkerStats", "default_consumer_name", "ensure_group"]
@@ -61,12 +68,13 @@ def default_consumer_name() -> str:
 
 
 def ensure_group(client: Any, keys: Keys, group: str) -> None:
-    """Create the consumer group (and the stream) if missing, reading from the start."""
-    try:
-        client.xgroup_create(keys.events, group, id="0", mkstream=True)
-    except redis.ResponseError as exc:
-        if "BUSYGROUP" not in str(exc):
-            raise
+    """Create each partition's consumer group (and stream) if missing, from the start."""
+    for part in keys.parts():
+        try:
+            client.xgroup_create(part.events, group, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
 
 
 @dataclass(slots=True)
@@ -78,6 +86,7 @@ class _Batch:
     bad: list[tuple[Any, dict[bytes, bytes], str]]
     deltas: BatchDeltas
     clock: float  # largest event time
+    part: int = 0  # the partition the entries came from
     started: float = 0.0  # time.monotonic() when folding began (batch duration metric)
 
 
@@ -140,17 +149,22 @@ class Worker:
         self.client = client
         # same pool; XREADGROUP replies are left raw (redis-py's per-entry parsing costs
         # about as much as decoding the entries) and turned into (id, fields) in C loops
-        self._reader = redis.Redis(connection_pool=client.connection_pool)
-        self._reader.set_response_callback("XREADGROUP", _raw)
+        if is_cluster(client):  # no single pool: replies parsed by redis-py
+            self._reader = client
+        else:
+            self._reader = redis.Redis(connection_pool=client.connection_pool)
+            self._reader.set_response_callback("XREADGROUP", _raw)
         self.settings = settings
-        self.keys = keys or Keys(settings.key_prefix)
+        self.keys = keys or Keys.of(settings)
         self.consumer = consumer or default_consumer_name()
         self.scorer = scorer
-        self.scripts = Scripts(client).load()
         self.stats = WorkerStats()
-        self.lease = self.keys.lease(self.consumer)
         self.stopping = False
-        self._next_id = "0"  # start with our own pending entries (none for a new name)
+        #: the partition read next (each step moves on to the following one)
+        self.part_index = 0
+        # per partition: "0" re-reads our own pending entries first (none for a new name)
+        self._next_id = dict.fromkeys(range(self.keys.partitions), "0")
+        self._idle_reads = 0  # consecutive reads that found nothing
         self._last_claim = 0.0
         self._last_score = 0.0
         self._compacted: dict[str, int] = {}  # bucket -> its length after our compaction
@@ -161,8 +175,19 @@ class Worker:
         #: time.monotonic() of the loop's last turn (the /healthz of the worker process)
         self.heartbeat = time.monotonic()
         self._published: dict[str, int] = {}  # stats already counted in the metrics
+        check_layout(client, self.keys)
         ensure_group(client, self.keys, settings.group)
         metrics.WORKER_REDIS_UP.set(1)
+
+    @property
+    def pk(self) -> PartitionKeys:
+        """Key names of the partition being read."""
+        return self.keys.part(self.part_index)
+
+    @property
+    def lease(self) -> str:
+        """This consumer's lease key in the partition being read."""
+        return self.pk.lease(self.consumer)
 
     # -- lifecycle -------------------------------------------------------------------
     def alive(self, stall_s: float = 120.0) -> bool:
@@ -222,7 +247,7 @@ class Worker:
                     log.warning("Redis unavailable (%s); retrying", exc)
                     metrics.WORKER_REDIS_UP.set(0)
                     self.stats.errors += 1
-                    self._next_id = "0"
+                    self._reread_all()
                     self.publish_metrics()
                     time.sleep(0.5)
                     continue
@@ -231,7 +256,8 @@ class Worker:
                 self.publish_metrics()
                 if max_events is not None and self.stats.events + self._inflight_n >= max_events:
                     break
-                if n:
+                if n or self._idle_reads < self.keys.partitions:
+                    # work, or partitions not yet looked at in this round: not idle
                     idle_since = None
                     continue
                 now = time.monotonic()
@@ -252,10 +278,19 @@ class Worker:
             self.scorer.tick(flush=True)
 
     def _own_pending(self) -> int:
-        info = self.client.xpending_range(
-            self.keys.events, self.settings.group, "-", "+", 1, consumername=self.consumer
+        return sum(
+            len(
+                self.client.xpending_range(
+                    part.events, self.settings.group, "-", "+", 1, consumername=self.consumer
+                )
+            )
+            for part in self.keys.parts()
         )
-        return len(info)
+
+    def _reread_all(self) -> None:
+        """After a lost connection: re-read our own pending entries of every partition."""
+        for i in self._next_id:
+            self._next_id[i] = "0"
 
     # -- one step --------------------------------------------------------------------
     def step(self, *, settle: bool = True) -> int:
@@ -272,8 +307,17 @@ class Worker:
         if now - self._last_claim >= self.settings.claim_every_s:
             self._last_claim = now
             self.settle()
-            self.reclaim()
+            for i in range(self.keys.partitions):
+                self.part_index = i
+                self.reclaim()
+            self.part_index = 0
+        history = self._next_id[self.part_index] != ">"
         n = self._read_and_commit(pipelined=not settle)
+        if n:
+            self._idle_reads = 0
+        elif not history:  # a re-read of our own pending entries says nothing about load
+            self._idle_reads += 1
+        self.part_index = (self.part_index + 1) % self.keys.partitions
         if settle:
             self.settle()
         if self.scorer is not None and time.monotonic() - self._last_score >= min(
@@ -290,26 +334,35 @@ class Worker:
                 self.stats.errors += 1
         return n
 
+    def _block_ms(self) -> int | None:
+        """Block on a read only once every partition was found empty in a row, for a
+        share of ``block_ms`` (a round of P partitions then waits about ``block_ms``)."""
+        parts = self.keys.partitions
+        if self._idle_reads < parts:
+            return None
+        return max(int(self.settings.block_ms) // parts, 1)
+
     def _read_and_commit(self, *, pipelined: bool = False) -> int:
         pipe = self._reader.pipeline(transaction=True)
         handed_over = False
+        index = self.part_index
         try:
-            history = self._next_id != ">"
+            history = self._next_id[index] != ">"
             if history:
                 self.settle()  # our own pending entries must be settled before re-reading them
             pipe.watch(self.lease)
             resp = pipe.xreadgroup(
                 self.settings.group,
                 self.consumer,
-                {self.keys.events: self._next_id},
+                {self.pk.events: self._next_id[index]},
                 count=self.settings.batch_size,
-                block=None if history else self.settings.block_ms,
+                block=None if history else self._block_ms(),
             )
             entries = _entries_of(resp)
             if history:
                 entries = [e for e in entries if e[1]]  # trimmed entries come back empty
                 if not entries:
-                    self._next_id = ">"
+                    self._next_id[index] = ">"
                     return 0
             if not entries:
                 return 0
@@ -348,41 +401,42 @@ class Worker:
         try:
             results = future.result()
         except redis.WatchError:
-            return self._fenced()
+            return self._fenced(batch.part)
         except redis.ConnectionError:
-            self._next_id = "0"
+            self._reread_all()
             raise
         except Exception:
             log.exception("batch transaction failed; its entries stay pending")
             self.stats.errors += 1
-            self._next_id = "0"
+            self._next_id[batch.part] = "0"
             return 0
         finally:
             pipe.reset()
         return self._finish(batch, results)
 
-    def _fenced(self) -> int:
+    def _fenced(self, part: int) -> int:
         """Count a batch another consumer fenced off (its entries were reclaimed) and
-        re-read the pending entries; returns 0 events applied."""
+        re-read the partition's pending entries; returns 0 events applied."""
         self.stats.fenced += 1
         log.warning("batch fenced: entries were reclaimed by another consumer")
-        self._next_id = "0"
+        self._next_id[part] = "0"
         return 0
 
     def _commit_with_fallback(self, pipe: Any, entries: list[Entry]) -> int:
         """Commit ``entries``; if that fails, bisect so one bad entry cannot hold back the
         rest (it stays pending and is dead-lettered after ``max_deliveries``)."""
+        index = self.part_index
         try:
             return self.commit(pipe, entries)
         except redis.WatchError:
-            return self._fenced()
+            return self._fenced(index)
         except redis.ConnectionError:
             raise
         except Exception:
             self.stats.errors += 1
             if len(entries) == 1:
                 log.exception("entry %r failed; left pending", entries[0][0])
-                self._next_id = ">"
+                self._next_id[index] = ">"
                 return 0
             log.warning("batch of %d failed; bisecting", len(entries))
         mid = len(entries) // 2
@@ -391,7 +445,7 @@ class Worker:
             pipe.reset()
             pipe.watch(self.lease)
             done += self._commit_with_fallback(pipe, part)
-            if self._next_id == "0":  # fenced: stop, re-read our own pending entries
+            if self._next_id[index] == "0":  # fenced: stop, re-read our own pending entries
                 break
         return done
 
@@ -419,7 +473,8 @@ class Worker:
         columns = columns_from_rows(rows)
         deltas = fold_batch(columns, top_keep=self.settings.top_keep)
         clock = float(columns["ts"].max()) if rows else 0.0
-        return _Batch([e[0] for e in entries], rows, bad, deltas, clock, started)
+        ids = [e[0] for e in entries]
+        return _Batch(ids, rows, bad, deltas, clock, self.part_index, started)
 
     def _queue(self, pipe: Any, batch: _Batch) -> None:
         """Queue the batch's transaction on ``pipe`` (WATCHing the lease).
@@ -429,19 +484,20 @@ class Worker:
         """
         s = self.settings
         rows = batch.rows
+        pk = self.keys.part(batch.part)
         pipe.multi()
         queue_deltas(pipe, self.keys, batch.deltas, s.bucket_ttl_s)
         if rows:
             accounts = dict.fromkeys(batch.deltas.accounts, time.time())
-            pipe.zadd(self.keys.dirty, accounts, nx=True)
-            pipe.zadd(self.keys.accounts, accounts)
-            pipe.eval(SET_MAX, 1, self.keys.clock, repr(batch.clock))
+            pipe.zadd(pk.dirty, accounts, nx=True)
+            pipe.zadd(pk.accounts, accounts)
+            run_script(pipe, SET_MAX, [pk.clock], [repr(batch.clock)])
         for entry_id, fields, reason in batch.bad:
-            self._queue_deadletter(pipe, entry_id, fields, reason, deliveries=1)
+            self._queue_deadletter(pipe, entry_id, fields, reason, deliveries=1, part=batch.part)
         if batch.bad:
-            pipe.hincrby(self.keys.stats, "deadlettered", len(batch.bad))
-        pipe.xack(self.keys.events, s.group, *batch.ids)
-        pipe.hincrby(self.keys.stats, "processed", len(rows))
+            pipe.hincrby(pk.stats, "deadlettered", len(batch.bad))
+        pipe.xack(pk.events, s.group, *batch.ids)
+        pipe.hincrby(pk.stats, "processed", len(rows))
 
     def _finish(self, batch: _Batch, results: list[Any]) -> int:
         """Account for an executed transaction; compact buckets that grew long."""
@@ -493,10 +549,16 @@ class Worker:
                     memo[name] = size
 
     def _queue_deadletter(
-        self, pipe: Any, entry_id: Any, fields: dict[bytes, bytes], reason: str, deliveries: int
+        self,
+        pipe: Any,
+        entry_id: Any,
+        fields: dict[bytes, bytes],
+        reason: str,
+        deliveries: int,
+        part: int,
     ) -> None:
         pipe.xadd(
-            self.keys.deadletter,
+            self.keys.part(part).deadletter,
             {
                 "id": entry_id,
                 "reason": reason,
@@ -511,14 +573,16 @@ class Worker:
     # -- reclaiming ------------------------------------------------------------------
     def _forget_dead_consumers(self, idle_ms: int = 86_400_000) -> None:
         """Remove consumers idle for a day with nothing pending (crashed workers' names)."""
-        for c in self.client.xinfo_consumers(self.keys.events, self.settings.group):
+        pk = self.pk
+        for c in self.client.xinfo_consumers(pk.events, self.settings.group):
             name = _text(c["name"])
             if name != self.consumer and int(c["pending"]) == 0 and int(c["idle"]) > idle_ms:
-                self.client.xgroup_delconsumer(self.keys.events, self.settings.group, name)
-                self.client.delete(self.keys.lease(name))
+                self.client.xgroup_delconsumer(pk.events, self.settings.group, name)
+                self.client.delete(pk.lease(name))
 
     def reclaim(self) -> int:
-        """Take over entries idle longer than ``claim_idle_ms``; dead-letter poison ones.
+        """Take over entries of the current partition idle longer than ``claim_idle_ms``;
+        dead-letter poison ones.
 
         Returns
         -------
@@ -526,9 +590,10 @@ class Worker:
             Entries reclaimed and committed (dead-lettered ones not included).
         """
         s = self.settings
+        pk, index = self.pk, self.part_index
         self._forget_dead_consumers()
         pending = self.client.xpending_range(
-            self.keys.events, s.group, "-", "+", s.batch_size, idle=s.claim_idle_ms
+            pk.events, s.group, "-", "+", s.batch_size, idle=s.claim_idle_ms
         )
         if not pending:
             return 0
@@ -536,11 +601,11 @@ class Worker:
         deliveries = {p["message_id"]: int(p["times_delivered"]) for p in pending}
         owners = {_text(p["consumer"]) for p in pending} - {self.consumer}
         pipe = self.client.pipeline(transaction=True)
-        pipe.xclaim(self.keys.events, s.group, self.consumer, s.claim_idle_ms, ids)
+        pipe.xclaim(pk.events, s.group, self.consumer, s.claim_idle_ms, ids)
         for owner in owners:
-            pipe.incr(self.keys.lease(owner))
-            pipe.expire(self.keys.lease(owner), 7 * 86_400)
-        claimed: list[Entry] = [e for e in pipe.execute()[0] if e and e[1]]
+            pipe.incr(pk.lease(owner))
+            pipe.expire(pk.lease(owner), 7 * 86_400)
+        claimed: list[Entry] = [_entry(e) for e in pipe.execute()[0] if e and e[1]]
         if not claimed:
             return 0
         poison = [e for e in claimed if deliveries.get(e[0], 0) >= s.max_deliveries]
@@ -549,9 +614,11 @@ class Worker:
             tx = self.client.pipeline(transaction=True)
             for entry_id, fields in poison:
                 reason = f"delivered {deliveries[entry_id]} times without success"
-                self._queue_deadletter(tx, entry_id, fields, reason, deliveries[entry_id])
-            tx.xack(self.keys.events, s.group, *(e[0] for e in poison))
-            tx.hincrby(self.keys.stats, "deadlettered", len(poison))
+                self._queue_deadletter(
+                    tx, entry_id, fields, reason, deliveries[entry_id], part=index
+                )
+            tx.xack(pk.events, s.group, *(e[0] for e in poison))
+            tx.hincrby(pk.stats, "deadlettered", len(poison))
             tx.execute()
             self.stats.dead_lettered += len(poison)
             log.warning("dead-lettered %d entries", len(poison))
@@ -577,6 +644,12 @@ def _fields(flat: list[bytes] | None) -> dict[bytes, bytes]:
     if len(flat) == 2:
         return {flat[0]: flat[1]}
     return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _entry(e: Any) -> Entry:
+    """``(id, {field: value})`` of a parsed or raw (flat field list) stream entry."""
+    fields = e[1]
+    return (e[0], fields if isinstance(fields, dict) else _fields(fields))
 
 
 def _entries_of(resp: Any) -> list[Entry]:

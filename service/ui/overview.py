@@ -20,7 +20,8 @@ import orjson
 
 from service import metrics
 from service.redis_keys import Keys
-from service.store.common import dec, group_lag
+from service.store.common import dec
+from service.stream.layout import group_lag_total, pipeline_stats, stream_clock, stream_lengths
 
 __all__ = ["RISK_BINS", "OverviewReader", "gateway_health"]
 
@@ -166,22 +167,25 @@ class OverviewReader:
         for lo, hi in itertools.pairwise(RISK_BINS):
             pipe.zcount(k.risk, lo, hi if hi >= 1.0 else f"({hi}")
         pipe.zcard(k.risk)
-        pipe.zcard(k.accounts)
         pipe.zrevrange(k.risk, 0, _TOP - 1, withscores=True)
-        pipe.hgetall(k.stats)
-        pipe.xlen(k.events)
         pipe.xlen(k.quarantine)
-        pipe.xlen(k.deadletter)
         pipe.get(k.model_active)
         pipe.get(k.model_current)
-        pipe.get(k.clock)
         pipe.hlen(k.clusters)
         pipe.zcard(k.alerts_index)
         replies = pipe.execute()
         nb = len(RISK_BINS) - 1
         bins = [int(n) for n in replies[:nb]]
-        (scored, with_state, top, stats_raw, n_events, n_quarantine, n_dead) = replies[nb : nb + 7]
-        active, current, clock, n_clusters, n_alerts = replies[nb + 7 :]
+        scored, top, n_quarantine, active, current, n_clusters, n_alerts = replies[nb:]
+        # per-partition keys, merged (service.stream.layout)
+        pipe = client.pipeline(transaction=False)
+        for part in k.parts():
+            pipe.zcard(part.accounts)
+        with_state = sum(pipe.execute())
+        stats_raw = pipeline_stats(client, k)
+        lengths = stream_lengths(client, k)
+        n_events, n_dead = lengths["events"], lengths["deadletter"]
+        clock = stream_clock(client, k)
 
         pipe = client.pipeline(transaction=False)
         for acct, _risk in top:
@@ -205,7 +209,7 @@ class OverviewReader:
             for name, v in stats.items()
             if name.startswith("quarantined:")
         }
-        got = group_lag(client, k.events, self.group)
+        got = group_lag_total(client, k, self.group)
         lag, pending = got if got is not None else (None, None)
         ingest = {
             "events_in_stream": int(n_events),

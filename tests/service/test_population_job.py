@@ -173,10 +173,10 @@ def test_follower_waits_for_a_first_snapshot(rclient, redis_server, events) -> N
     other = PopulationLease(rclient, Keys(), "someone-else", ttl_s=30)
     assert other.acquire()
     follower = Scorer(rclient, s)
-    dirty = rclient.zcard(Keys().dirty)
+    dirty = rclient.zcard(Keys().part(0).dirty)
     assert dirty > 0
     assert follower.tick(flush=True) == 0 and not follower.population_ready()
-    assert rclient.zcard(Keys().dirty) == dirty
+    assert rclient.zcard(Keys().part(0).dirty) == dirty
 
 
 # -- real processes ---------------------------------------------------------------------------
@@ -235,7 +235,7 @@ def test_two_workers_and_a_scorer_process_score_like_one_worker(
     s = folded(rclient, redis_server.url, events)
     keys = Keys()
     clock = stream_clock(rclient, keys)
-    accounts = sorted(a.decode() for a in rclient.zrange(keys.dirty, 0, -1))
+    accounts = sorted(a.decode() for a in rclient.zrange(keys.part(0).dirty, 0, -1))
     assert len(accounts) >= 25
     env = _env(
         DISTILLWATCH_POPULATION_REFRESH_S="0.5",
@@ -260,7 +260,7 @@ def test_two_workers_and_a_scorer_process_score_like_one_worker(
             )
         for i, w in enumerate(workers):
             assert w.wait(90) == 0, (tmp_path / f"w{i}.log").read_text()[-2000:]
-        assert rclient.zcard(keys.dirty) == 0
+        assert rclient.zcard(keys.part(0).dirty) == 0
         # no worker ever took the lease (every acquisition bumps the fencing token)
         assert rclient.get(keys.population_fence) == b"1"
         assert _holder(rclient).startswith("scorer@")

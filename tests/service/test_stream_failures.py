@@ -22,6 +22,7 @@ from service.redis_keys import Keys
 from service.stream import model_store, state_store
 from service.stream.follow import FileTail
 from service.stream.ingest import Ingestor
+from service.stream.layout import pipeline_stats
 from service.stream.scoring import Scorer, population_features, read_score
 from service.stream.worker import Worker
 from tests.service.eventgen import make_events
@@ -48,7 +49,7 @@ def worker_proc(url: str, *args: str) -> subprocess.Popen[bytes]:
 
 
 def processed(client) -> int:
-    return int(client.hget(Keys().stats, "processed") or 0)
+    return int(pipeline_stats(client, Keys()).get("processed", 0))
 
 
 def test_kill9_mid_stream_nothing_lost_nothing_twice(
@@ -69,7 +70,7 @@ def test_kill9_mid_stream_nothing_lost_nothing_twice(
     # a new worker reclaims what the dead one left pending and finishes the stream
     worker = Worker(rclient, settings_for(redis_server.url, claim_idle_ms=300, claim_every_s=0.1))
     worker.run(exit_when_idle=1.0)
-    pending = rclient.xpending(Keys().events, "workers")["pending"]
+    pending = rclient.xpending(Keys().part(0).events, "workers")["pending"]
     assert pending == 0
     assert processed(rclient) == len(events)
     # nothing lost, nothing twice: every counter and distinct count equals the audit's (the
@@ -87,7 +88,7 @@ def test_slow_worker_is_fenced_when_its_entries_are_reclaimed(
     fast = Worker(rclient, s, consumer="fast")
     pipe = rclient.pipeline(transaction=True)
     pipe.watch(slow.lease)
-    resp = pipe.xreadgroup("workers", "slow", {Keys().events: ">"}, count=500)
+    resp = pipe.xreadgroup("workers", "slow", {Keys().part(0).events: ">"}, count=500)
     entries = list(resp[0][1])
     time.sleep(0.01)
     assert fast.reclaim() == len(entries)  # takes the slow worker's batch over
@@ -106,7 +107,7 @@ def test_poison_entry_dead_lettered_after_k_deliveries(
     s = settings_for(redis_server.url, claim_idle_ms=0, claim_every_s=0, max_deliveries=3)
     Ingestor(rclient, s).add_events(events[:200])
     keys = Keys()
-    rclient.xadd(keys.events, {"e": b"[not a stream event"})  # undecodable: at once
+    rclient.xadd(keys.part(0).events, {"e": b"[not a stream event"})  # undecodable: at once
     poison = dict(events[0], request_id="poison-1", account_id="poison-acct")
     Ingestor(rclient, s).add_events([poison])
     real_fold = state_store.fold_batch
@@ -120,13 +121,13 @@ def test_poison_entry_dead_lettered_after_k_deliveries(
     worker = Worker(rclient, s)
     for _ in range(20):
         worker.step()
-        if rclient.xlen(keys.deadletter) >= 2:
+        if rclient.xlen(keys.part(0).deadletter) >= 2:
             break
-    dead = rclient.xrange(keys.deadletter)
+    dead = rclient.xrange(keys.part(0).deadletter)
     reasons = [f[b"reason"].decode() for _id, f in dead]
     assert any(r.startswith("decode_error") for r in reasons)
     assert any("delivered 3 times" in r for r in reasons)
-    assert rclient.xpending(keys.events, "workers")["pending"] == 0
+    assert rclient.xpending(keys.part(0).events, "workers")["pending"] == 0
     assert processed(rclient) == 200  # every good entry applied once
 
 
@@ -161,7 +162,7 @@ def test_sigterm_finishes_batch_and_exits(rclient, redis_server, events) -> None
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(15) == 0
     # whatever it read was committed: no entry is left pending by the stopped worker
-    assert rclient.xpending(Keys().events, "workers")["pending"] == 0
+    assert rclient.xpending(Keys().part(0).events, "workers")["pending"] == 0
 
 
 def test_model_hot_reload(rclient, redis_server, events) -> None:
@@ -245,18 +246,18 @@ def test_ingest_cli_follow_and_replay(rclient, redis_server, tmp_path, events) -
     )
     try:
         deadline = time.monotonic() + 30
-        while rclient.xlen(Keys().events) < 100:
+        while rclient.xlen(Keys().part(0).events) < 100:
             assert time.monotonic() < deadline and proc.poll() is None
             time.sleep(0.05)
         with open(path, "ab") as fh:
             fh.write(b"".join(orjson.dumps(e) + b"\n" for e in events[100:150]))
-        while rclient.xlen(Keys().events) < 150:
+        while rclient.xlen(Keys().part(0).events) < 150:
             assert time.monotonic() < deadline and proc.poll() is None
             time.sleep(0.05)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(10)
-    assert rclient.xlen(Keys().events) == 150
+    assert rclient.xlen(Keys().part(0).events) == 150
 
 
 def test_redis_hll_registers_count_like_pfcount(rclient) -> None:

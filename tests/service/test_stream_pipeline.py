@@ -15,6 +15,7 @@ from detector.ingest import read_events
 from service.redis_keys import Keys
 from service.settings import StreamSettings
 from service.stream.ingest import Ingestor
+from service.stream.layout import active_accounts
 from service.stream.scoring import Scorer, read_score, stream_clock
 from service.stream.state_store import read_states, window_hours
 from service.stream.worker import Worker
@@ -46,9 +47,9 @@ def batch(log_file: Path) -> tuple[pd.DataFrame, float, int]:
 
 
 def stream_features(client, settings: StreamSettings) -> pd.DataFrame:
-    keys = Keys(settings.key_prefix)
+    keys = Keys.of(settings)
     as_of = stream_clock(client, keys)
-    accounts = [a.decode() for a in client.zrange(keys.accounts, 0, -1)]
+    accounts = sorted(active_accounts(client, keys))
     states = read_states(client, keys, accounts, window_hours(as_of, settings.window_hours))
     return feature_frame(states, as_of)
 
@@ -139,7 +140,7 @@ def test_replay_twice_counts_once(rclient, redis_server, log_file, batch) -> Non
     first = ing.ingest_files([str(log_file)])
     second = ing.ingest_files([str(log_file)])
     assert second.added == 0 and second.duplicates == first.added
-    assert rclient.xlen(Keys().events) == batch[2]
+    assert rclient.xlen(Keys().part(0).events) == batch[2]
     run_worker(rclient, s)
     ing.ingest_files([str(log_file)])  # after the workers ran: still nothing new
     run_worker(rclient, s)
@@ -175,7 +176,7 @@ def test_streams_are_bounded(rclient, redis_server) -> None:
     events = make_events(n_normal=40, harvesters=0, hours=2)
     assert len(events) > 600
     Ingestor(rclient, s).add_events(events)
-    assert rclient.xlen(Keys().events) < 400  # MAXLEN ~ trims whole nodes
+    assert rclient.xlen(Keys().part(0).events) < 400  # MAXLEN ~ trims whole nodes
 
 
 def test_no_prompt_text_in_redis(rclient, redis_server, log_file) -> None:
@@ -214,7 +215,7 @@ def test_compaction_keeps_state_and_ttl(rclient, redis_server, log_file, batch) 
     worker.run(exit_when_idle=0.3)
     assert worker.stats.compacted > 0
     compare(stream_features(rclient, s), batch[0])
-    names = list(rclient.scan_iter(match=f"{Keys().prefix}:a:*:r:*", count=1000))
+    names = list(rclient.scan_iter(match=f"{Keys().part(0).tag}:a:*:r:*", count=1000))
     assert names
     records = [len(parse_records(rclient.get(n), tops=False)) for n in names]
     assert min(records) == 1 and max(records) > 1  # compacted and not-yet-compacted ones
@@ -246,9 +247,9 @@ def models_log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 
 
 def stream_model_first(client, settings: StreamSettings) -> dict[str, dict[str, float]]:
-    keys = Keys(settings.key_prefix)
+    keys = Keys.of(settings)
     as_of = stream_clock(client, keys)
-    accounts = [a.decode() for a in client.zrange(keys.accounts, 0, -1)]
+    accounts = sorted(active_accounts(client, keys))
     hours = window_hours(as_of, settings.window_hours)
     states = read_states(client, keys, accounts, hours, with_links=True)
     return {acct: st.model_first for acct, st in states.items()}
@@ -273,7 +274,7 @@ def test_model_first_survives_compaction(rclient, redis_server, models_log) -> N
     worker.compact_bytes = 1_024
     worker.run(exit_when_idle=0.3)
     assert worker.stats.compacted > 0
-    names = list(rclient.scan_iter(match=f"{Keys().prefix}:a:*:r:*", count=1000))
+    names = list(rclient.scan_iter(match=f"{Keys().part(0).tag}:a:*:r:*", count=1000))
     records = [len(parse_records(rclient.get(n), tops=False)) for n in names]
     assert min(records) == 1 and max(records) > 1
     assert stream_model_first(rclient, s) == models_log[1]

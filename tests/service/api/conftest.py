@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from service.api.app import create_app
 from service.settings import ServiceSettings, TokenSpec, get_service_settings
 from service.stream.ingest import Ingestor
+from service.stream.layout import active_accounts
 from service.stream.scoring import Scorer
 from service.stream.worker import Worker
 from tests.service.conftest import RedisServer
@@ -64,7 +65,7 @@ def replay(client: Any, settings: ServiceSettings, path: Path = SAMPLE) -> Score
     scorer = Scorer(client, settings)
     Worker(client, settings, scorer=scorer).run(exit_when_idle=0.3)
     scorer.refresh_population(force=True)
-    accounts = [a.decode() for a in client.zrange(scorer.keys.accounts, 0, -1)]
+    accounts = sorted(active_accounts(client, scorer.keys))
     for start in range(0, len(accounts), 500):
         scorer.score(accounts[start : start + 500])
     return scorer

@@ -40,7 +40,7 @@ def test_litellm_batches_in_all_three_formats_count_once(app_client) -> None:
         res = _post(client, path.read_bytes())
         assert res.status_code == 200, res.text
         added += res.json()["added"]
-    assert added == 37 and r.xlen(keys.events) == 37
+    assert added == 37 and r.xlen(keys.part(0).events) == 37
     # the same records as NDJSON and as single posts are duplicates, not new events
     dupes = records = 0
     for path in sorted((LITELLM / "logging-ndjson").glob("*.ndjson")):
@@ -50,14 +50,14 @@ def test_litellm_batches_in_all_three_formats_count_once(app_client) -> None:
         dupes += res["duplicates"]
     for path in sorted((LITELLM / "logging-single").glob("*.json"))[:5]:
         assert _post(client, path.read_bytes()).json()["duplicates"] == 1
-    assert records > 0 and dupes == records and r.xlen(keys.events) == 37
+    assert records > 0 and dupes == records and r.xlen(keys.part(0).events) == 37
 
 
 def test_no_prompt_text_reaches_redis(app_client) -> None:
     client, r, keys = app_client
     for path in sorted((LITELLM / "logging").glob("*.json")):
         _post(client, path.read_bytes())
-    blob = b"".join(v for _id, f in r.xrange(keys.events) for v in f.values())
+    blob = b"".join(v for _id, f in r.xrange(keys.part(0).events) for v in f.values())
     assert b"Think step by step" not in blob and b"Translate the following" not in blob
 
 

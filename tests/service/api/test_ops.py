@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.api.app import create_app
+from service.redis_keys import Keys
 from tests.service.api.conftest import PREFIX, auth, service_settings
 
 pytestmark = pytest.mark.redis
@@ -18,7 +19,7 @@ def test_ready_with_redis_and_a_model(api: TestClient, populated) -> None:
     assert r.status_code == 200
     body = r.json()
     assert body["checks"]["redis"] == "ok"
-    stored = populated.client().get(f"{PREFIX}:model:active").decode()
+    stored = populated.client().get(Keys(PREFIX).model_active).decode()
     assert body["model_version"] == stored
 
 

@@ -160,4 +160,4 @@ def test_ingest_follow_reports_progress_as_json(redis_server, rclient, tmp_path:
     progress = [json.loads(line) for line in lines if line.startswith("{")]
     assert progress and all(set(d) >= KEYS for d in progress)
     assert any("added 1" in d["msg"] and "quarantined 1" in d["msg"] for d in progress)
-    assert rclient.xlen("dw:events") == 1
+    assert rclient.xlen("dw:{p0}:events") == 1

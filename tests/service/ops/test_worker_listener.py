@@ -17,6 +17,7 @@ import pytest
 from service.redis_keys import Keys
 from service.settings import StreamSettings
 from service.stream.ingest import Ingestor
+from service.stream.layout import pipeline_stats
 from service.stream.local_redis import free_port, stop_process
 from tests.service.conftest import RedisServer
 from tests.service.eventgen import make_events, write_jsonl
@@ -49,7 +50,8 @@ def test_worker_metrics_health_and_readiness(server: RedisServer, tmp_path: Path
     stats = Ingestor(client, StreamSettings(redis_url=server.url)).ingest_files([str(log_file)])
     assert stats.added > 100
     keys = Keys()
-    client.xadd(keys.events, {"e": b"this is not an event"})  # poison: dead-lettered at once
+    # poison: dead-lettered at once
+    client.xadd(keys.part(0).events, {"e": b"this is not an event"})
 
     port = free_port()
     env = clean_env(DISTILLWATCH_SCORE_DEBOUNCE_S="0", DISTILLWATCH_BLOCK_MS="100")
@@ -77,11 +79,11 @@ def test_worker_metrics_health_and_readiness(server: RedisServer, tmp_path: Path
         last_run = value(text, "distillwatch_scorer_last_run_timestamp_seconds")
         assert last_run is not None and last_run > 1.7e9
         # the same facts in the shared stats hash (what the service's collector exports)
-        raw = {k.decode(): v.decode() for k, v in client.hgetall(keys.stats).items()}
+        raw = pipeline_stats(client, keys)
         assert int(raw["processed"]) == stats.added
         assert int(raw["deadlettered"]) == 1
         assert float(raw["last_scored_at"]) > 1.7e9
-        assert client.xlen(keys.deadletter) == 1
+        assert client.xlen(keys.part(0).deadletter) == 1
 
         if PROMTOOL is not None:
             lint = promtool_check(text)

@@ -135,7 +135,7 @@ def fill(client: Any, keys: Keys, seed: int = 11) -> dict[str, Any]:
                 ]
                 pipe.lpush(keys.history(acct), *snaps)
         pipe.zadd(keys.risk, {accounts[i]: risks[i] for i in range(start, start + 5_000)})
-        pipe.zadd(keys.accounts, {accounts[i]: now for i in range(start, start + 5_000)})
+        pipe.zadd(keys.part(0).accounts, {accounts[i]: now for i in range(start, start + 5_000)})
         pipe.execute()
     pipe = client.pipeline(transaction=False)
     for cid, members in clusters.items():
@@ -162,7 +162,7 @@ def fill(client: Any, keys: Keys, seed: int = 11) -> dict[str, Any]:
     population = {"as_of": as_of, "n_accounts": 5000, "percentiles": pct}
     pipe.set(keys.population, orjson.dumps(population))
     pipe.set(keys.model_active, "synthetic")
-    pipe.set(keys.clock, repr(as_of))
+    pipe.set(keys.part(0).clock, repr(as_of))
     pipe.hset(keys.stats, mapping={"ingested": 12_345_678, "processed": 12_345_000})
     pipe.execute()
     return {"account": accounts[top[0]], "cluster": next(iter(clusters))}
