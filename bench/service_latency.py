@@ -214,6 +214,7 @@ def fill_state(url: str, n: int) -> dict[str, Any]:
     import redis
 
     from service.redis_keys import Keys
+    from service.store.score_record import ScoreRecord, write_score
 
     keys = Keys(PREFIX)
     client = redis.Redis.from_url(url)
@@ -235,26 +236,20 @@ def fill_state(url: str, n: int) -> dict[str, Any]:
         else:
             action, risk, rules, reasons = "allow", round(u * 0.3, 4), "", []
         actions[action] = actions.get(action, 0) + 1
-        pipe.hset(
-            keys.score(account_id(i)),
-            mapping={
-                "risk": repr(risk),
-                "action": action,
-                "reasons": orjson.dumps(reasons),
-                "rule_ids": rules,
-                "families": "",
-                "anomaly_percentile": repr(round(u * 100, 2)),
-                "cluster_id": f"c{i % 97}" if action == "block" else "",
-                "allowlisted": 0,
-                "suppressed": 0,
-                "suppressed_by": "",
-                "model_version": "iforest-bench-1",
-                "scored_at": "2025-01-01T00:00:00Z",
-                "as_of": repr(now),
-                "window_hours": 24,
-                "n_events": 20 + i % 500,
-            },
+        record = ScoreRecord(
+            risk=risk,
+            action=action,
+            reasons=reasons,
+            rule_ids=[rules] if rules else [],
+            anomaly_percentile=round(u * 100, 2),
+            cluster_id=f"c{i % 97}" if action == "block" else "",
+            model_version="iforest-bench-1",
+            scored_at="2025-01-01T00:00:00Z",
+            as_of=now,
+            window_hours=24,
+            n_events=20 + i % 500,
         )
+        write_score(pipe, keys, account_id(i), record)
         if i % 5000 == 4999:
             pipe.execute()
     pipe.execute()

@@ -37,9 +37,18 @@ from typing import Any
 import orjson
 
 from bench.soak_load import GatewayLoad, IngestLoad, SseClients, normal_id, slow_clients
-from bench.soak_procs import ANALYST_TOKEN, GATEWAY_TOKEN, PREFIX, Cluster, rss_kib
+from bench.soak_procs import (
+    ANALYST_TOKEN,
+    FLOOD_RATE,
+    FLOOD_TOKEN,
+    GATEWAY_TOKEN,
+    PREFIX,
+    Cluster,
+    rss_kib,
+)
 from bench.soak_report import level_off, markdown, phase_table, table, verdict
 from service.redis_keys import Keys
+from service.store.score_record import ScoreRecord, write_score
 from service.stream.layout import pipeline_stats, stream_lengths
 
 __all__ = ["FAULTS", "main", "markdown", "run", "table"]
@@ -52,6 +61,7 @@ FAULTS = (
     "malformed",
     "slow_clients",
     "overload",
+    "token_flood",
 )
 KEYS = Keys(PREFIX)
 
@@ -107,19 +117,17 @@ def seed_state(cluster: Cluster, n_allow: int, n_blocked: int) -> tuple[list[str
     now = time.time()
 
     def score(acct: str, action: str, risk: float) -> None:
-        pipe.hset(
-            KEYS.score(acct),
-            mapping={
-                "risk": repr(risk),
-                "action": action,
-                "reasons": orjson.dumps([f"soak seed: {action}"]),
-                "rule_ids": "harvest_cot_burst" if action == "block" else "",
-                "model_version": "soak-seed",
-                "scored_at": "2026-01-01T00:00:00Z",
-                "as_of": repr(now),
-                "n_events": 100,
-            },
+        record = ScoreRecord(
+            risk=risk,
+            action=action,
+            reasons=[f"soak seed: {action}"],
+            rule_ids=["harvest_cot_burst"] if action == "block" else [],
+            model_version="soak-seed",
+            scored_at="2026-01-01T00:00:00Z",
+            as_of=now,
+            n_events=100,
         )
+        write_score(pipe, KEYS, acct, record)
 
     allow = [f"soak-fill-{i:05d}" for i in range(n_allow)]
     by_score = [f"soak-block-score-{i:03d}" for i in range(n_blocked)]
@@ -143,6 +151,55 @@ def seed_state(cluster: Cluster, n_allow: int, n_blocked: int) -> tuple[list[str
         if status != 200:
             raise RuntimeError(f"confirm-block {a}: {status} {body[:200]!r}")
     return by_score + by_analyst, allow
+
+
+_FLOOD_SCRIPT = """
+import http.client, sys, threading, time
+port, token, seconds, conns = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+counts = {}
+lock = threading.Lock()
+def run():
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    body = b'{"account_id":"soak-flood-caller"}'
+    headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            c.request("POST", "/v1/score", body, headers)
+            r = c.getresponse(); r.read(); st = r.status
+        except Exception:
+            st = 0
+            c.close(); c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        with lock:
+            counts[st] = counts.get(st, 0) + 1
+threads = [threading.Thread(target=run) for _ in range(conns)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(" ".join(f"{k}:{v}" for k, v in sorted(counts.items())))
+"""
+
+
+def token_flood(port: int, seconds: float, conns: int = 8) -> dict[str, Any]:
+    """``POST /v1/score`` as fast as ``conns`` connections go, with the flood token (its
+    own quota, :data:`bench.soak_procs.FLOOD_RATE`), from a separate process so that the
+    soak's own load driver keeps its pace. Returns offered and served req/s and statuses."""
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _FLOOD_SCRIPT, str(port), FLOOD_TOKEN, f"{seconds:g}", str(conns)],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    ).stdout
+    statuses = {int(k): int(v) for k, v in (p.split(":") for p in out.split())}
+    total = sum(statuses.values())
+    return {
+        "flood_seconds": seconds,
+        "flood_statuses": {str(k): v for k, v in statuses.items()},
+        "flood_offered_rps": round(total / seconds, 1),
+        "flood_served_rps": round(statuses.get(200, 0) / seconds, 1),
+        "flood_quota_rps": FLOOD_RATE,
+    }
 
 
 def saturation_rps(port: int, accounts: list[str], seconds: float = 3.0) -> float | None:
@@ -404,6 +461,8 @@ class Faults:
                 rec["backlog_drain_s"] = round(time.perf_counter() - t, 2)
             else:
                 rec["skipped"] = "no saturation figure (wrk missing)"
+        elif name == "token_flood":
+            rec.update(token_flood(c.port, seconds=max(hold * 2, 4.0)))
         rec["end_s"] = round(self.now(), 2)
         rec["recovery"] = recovery(
             c,

@@ -32,6 +32,9 @@ PREFIX = "soak"
 GATEWAY_TOKEN = "soak-gateway-token-000000000001"
 INGEST_TOKEN = "soak-ingest-token-0000000000001"
 ANALYST_TOKEN = "soak-analyst-token-000000000001"
+#: a second gateway caller with a small quota of its own (the ``token_flood`` fault)
+FLOOD_TOKEN = "soak-flood-token-00000000000001"
+FLOOD_RATE = 100.0
 
 
 def rss_kib(pid: int | None) -> int | None:
@@ -160,6 +163,7 @@ class Cluster:
             {"name": "soak-gateway", "role": "gateway", "token": GATEWAY_TOKEN},
             {"name": "soak-ingest", "role": "gateway", "token": INGEST_TOKEN},
             {"name": "soak-analyst", "role": "analyst", "token": ANALYST_TOKEN},
+            {"name": "soak-flood", "role": "gateway", "token": FLOOD_TOKEN, "rate": FLOOD_RATE},
         ]
         env.update(
             DISTILLWATCH_REDIS_URL=self.redis.url,

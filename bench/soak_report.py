@@ -140,6 +140,30 @@ def phase_table(
     }
 
 
+def fairness(r: dict[str, Any]) -> dict[str, Any] | None:
+    """What each ``token_flood`` did: the flood token's offered and served req/s against
+    its quota, and the steady token's answers during the floods (statuses, p99) beside
+    its steady phase. None when no flood ran."""
+    floods = [f for f in r["faults"] if f["fault"] == "token_flood" and "flood_statuses" in f]
+    if not floods:
+        return None
+    phases = r["gateway"]["phases"]
+    during, steady = phases.get("token_flood", {}), phases.get("steady", {})
+    statuses = during.get("statuses", {})
+    return {
+        "floods": len(floods),
+        "quota_rps": floods[0]["flood_quota_rps"],
+        "offered_rps_max": max(f["flood_offered_rps"] for f in floods),
+        "served_rps_max": max(f["flood_served_rps"] for f in floods),
+        "flood_seconds": floods[0]["flood_seconds"],
+        "steady_token_requests": during.get("requests", 0),
+        "steady_token_refused": sum(v for k, v in statuses.items() if k in ("429", "503")),
+        "steady_token_errors": during.get("errors", 0),
+        "steady_token_p99_ms": during.get("p99_ms"),
+        "steady_phase_p99_ms": steady.get("p99_ms"),
+    }
+
+
 def verdict(r: dict[str, Any], events_maxlen: int) -> dict[str, Any]:
     """The pass / fail checks of a run."""
     eo, b = r["exactly_once"], r["gateway"]["blocked"]
@@ -160,6 +184,17 @@ def verdict(r: dict[str, Any], events_maxlen: int) -> dict[str, Any]:
         ),
         "no_child_crashed": not r["children_exited"],
     }
+    fair = fairness(r)
+    if fair is not None:
+        # the quota holds (its 2 s burst and one sync of slack spread over the flood) and
+        # the steady caller is never refused nor failed while another token floods
+        slack = 2.5 * fair["quota_rps"] * 2.0 / max(fair["flood_seconds"], 1.0)
+        checks["flood_held_to_its_quota"] = fair["served_rps_max"] <= (
+            1.1 * fair["quota_rps"] + slack
+        )
+        checks["flood_spares_other_tokens"] = (
+            fair["steady_token_refused"] == 0 and fair["steady_token_errors"] == 0
+        )
     lv = r["level_off"].get("ok")
     if lv is not None and r["config"]["minutes"] >= 2:  # shorter: still warming up
         checks["memory_levels_off"] = bool(lv)
@@ -226,6 +261,9 @@ def table(r: dict[str, Any]) -> str:
     lines.append(f"final Redis: {fin['redis']}")
     lines.append(f"dead letters: {r['dead_letters']}; sink {r['sink']}; SSE {r['sse']}")
     lines.append(f"TTL audit: {r['ttl_audit']}")
+    fair = fairness(r)
+    if fair is not None:
+        lines.append(f"token flood (fairness): {fair}")
     lines.append(f"verdict: {'PASS' if r['verdict']['ok'] else 'FAIL'} {r['verdict']['checks']}")
     return "\n".join(lines)
 
@@ -292,6 +330,21 @@ def markdown(r: dict[str, Any]) -> str:
             f"{rc['sink_s']} | {rc.get('score_s')} | {rc.get('reclaim_s', '')} | "
             f"{json.dumps(notes).replace('|', '/')} |"
         )
+    fair = fairness(r)
+    if fair is not None:
+        out += [
+            "",
+            "| token flood (fairness) | |",
+            "|---|---|",
+            f"| floods / seconds each | {fair['floods']} / {fair['flood_seconds']} |",
+            f"| flood token: quota, offered (max), served (max) req/s | {fair['quota_rps']:g}, "
+            f"{fair['offered_rps_max']:g}, {fair['served_rps_max']:g} |",
+            f"| steady token during the floods: requests, refused (429/503), errors | "
+            f"{fair['steady_token_requests']:,}, {fair['steady_token_refused']}, "
+            f"{fair['steady_token_errors']} |",
+            f"| steady token p99 ms: during floods / steady phase | "
+            f"{fair['steady_token_p99_ms']} / {fair['steady_phase_p99_ms']} |",
+        ]
     out += ["", "| series (level-off rule) | middle third | last third | growth | |"]
     out.append("|---|---|---|---|---|")
     for k, v in r["level_off"].items():

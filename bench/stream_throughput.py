@@ -45,7 +45,7 @@ LABELS = ROOT / "sample_logs" / "litellm-2d.labels.csv"
 
 def _redis_cpu(client: Any) -> float:
     """CPU seconds Redis used so far (summed over the nodes of a cluster)."""
-    info = client.info("cpu")
+    info = _info(client, "cpu")
     nodes = [info] if "used_cpu_user" in info else list(info.values())
     return sum(float(n["used_cpu_user"]) + float(n["used_cpu_sys"]) for n in nodes)
 
@@ -159,8 +159,17 @@ def fill_partitions(client: Any, keys: Any, accounts: list[str], payloads: list[
     pipe.execute()
 
 
+def _info(client: Any, section: str) -> dict[str, Any]:
+    """``INFO section`` of one Redis, or of every primary of a cluster (node -> reply)."""
+    from service.redis_client import is_cluster
+
+    if is_cluster(client):
+        return client.info(section, target_nodes=client.PRIMARIES)
+    return client.info(section)
+
+
 def _used_memory(client: Any) -> int:
-    info = client.info("memory")
+    info = _info(client, "memory")
     if "used_memory" in info:
         return int(info["used_memory"])
     return sum(int(v["used_memory"]) for v in info.values())  # a cluster: per node
@@ -246,9 +255,9 @@ def _blatant_events(
     positions, which would collide with the sample's.
     """
     from detector.ingest import read_events
-    from detector.simulate.generate import SimConfig, Simulation, simulate
-    from detector.simulate.profiles import BLATANT_KINDS
-    from detector.simulate.writers import write_events
+    from distillsim.legacy.generate import SimConfig, Simulation, simulate
+    from distillsim.legacy.profiles import BLATANT_KINDS
+    from distillsim.legacy.writers import write_events
 
     meta = orjson.loads(SAMPLE.with_name("litellm-2d.meta.json").read_bytes())
     sim = simulate(
@@ -306,7 +315,7 @@ def bench_delay(
     hours : float
         Simulated hours of the sample replayed from its start.
     blatant : int
-        Blatant harvesting accounts (``detector.simulate`` ``BLATANT_KINDS``) merged into
+        Blatant harvesting accounts (``distillsim.legacy`` ``BLATANT_KINDS``) merged into
         the replay, their runs starting and ending within ``hours`` (0: none).
     tmp : Path, optional
         Scratch directory for the blatant accounts' log.

@@ -192,8 +192,8 @@ class AccountState:
             self.hourly[hour] = row.copy() if mine is None else mine + row
         self.minutes.merge(other.minutes)
         for model, ts in other.model_first.items():
-            mine = self.model_first.get(model)
-            self.model_first[model] = ts if mine is None else min(mine, ts)
+            seen = self.model_first.get(model)
+            self.model_first[model] = ts if seen is None else min(seen, ts)
         return self
 
     def nbytes(self) -> int:

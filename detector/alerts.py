@@ -11,23 +11,50 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from detector.vocabulary import SEVERITY_OF_ACTION
+
 __all__ = [
     "ALERTNAME_ACCOUNT",
     "ALERTNAME_CLUSTER",
+    "ALERT_FEATURES",
     "RUNBOOK",
     "RUNBOOK_BASE_URL",
     "RUNBOOK_URL",
     "account_alert",
     "fingerprint",
     "rfc3339",
+    "verdict_alert",
 ]
+
+#: the feature values an account alert carries as evidence (batch and stream alike), and
+#: the columns of ``accounts.csv`` after the verdict
+ALERT_FEATURES: tuple[str, ...] = (
+    "events_per_hour",
+    "completion_tokens_per_hour",
+    "distinct_prompt_ratio",
+    "template_share",
+    "topic_top_share",
+    "cot_share",
+    "mean_completion_tokens",
+    "finish_length_share",
+    "logprobs_share",
+    "logit_bias_share",
+    "max_tokens_tiny_share",
+    "gap_cv",
+    "hours_of_day_active",
+    "distinct_ips",
+    "distinct_ip_prefixes",
+    "distinct_end_users",
+    "mcq_share",
+    "tools_share",
+)
 
 ALERTNAME_ACCOUNT = "DistillationSuspected"
 ALERTNAME_CLUSTER = "DistillationCampaignSuspected"
 _FNV_OFFSET = 0xCBF29CE484222325
 _FNV_PRIME = 0x100000001B3
 _SEP = 0xFF
-_SEVERITY = {"block": "critical", "throttle": "warning", "review": "info", "allow": "none"}
+_SEVERITY = SEVERITY_OF_ACTION
 RUNBOOK_BASE_URL = "https://github.com/distillwatch/distillwatch/blob/main/docs/runbook.md"
 RUNBOOK_URL = f"{RUNBOOK_BASE_URL}#detection-alerts"
 RUNBOOK = (
@@ -132,3 +159,43 @@ def account_alert(
         "generatorURL": generator_url,
         "fingerprint": fingerprint(labels),
     }
+
+
+def verdict_alert(
+    verdict: Any,
+    row: Mapping[str, Any],
+    *,
+    starts_at: float,
+    model_version: str | None,
+) -> dict[str, Any]:
+    """The alert of a fused verdict (:class:`detector.fusion.AccountVerdict`): what the
+    offline audit writes to ``alerts.jsonl`` and the stream scorer puts on the alerts
+    stream, built in one place so both carry the same evidence.
+
+    Parameters
+    ----------
+    verdict : AccountVerdict
+        The account's verdict.
+    row : mapping
+        Its feature values (a row of :func:`detector.features.feature_frame`).
+    starts_at : float
+        Event time the account was first seen.
+    model_version : str or None
+        The anomaly model used.
+    """
+    evidence: dict[str, Any] = {n: round(float(row[n]), 4) for n in ALERT_FEATURES}
+    evidence["n_events"] = int(row["n_events"])
+    evidence["standouts"] = verdict.standouts
+    evidence["anomaly_percentile"] = verdict.anomaly_percentile
+    evidence["harvest_evidence"] = verdict.evidence
+    return account_alert(
+        verdict.account_id,
+        risk=verdict.risk,
+        action=verdict.action,
+        reasons=verdict.reasons,
+        rule_ids=verdict.rule_ids,
+        evidence=evidence,
+        starts_at=starts_at,
+        cluster_id=verdict.cluster_id,
+        model_version=model_version,
+    )

@@ -25,6 +25,8 @@ import orjson
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
+from detector.vocabulary import ACTIONS_DESCENDING
+
 __all__ = [
     "ACTIONS",
     "TARGET_FPR",
@@ -36,7 +38,7 @@ __all__ = [
     "threshold_at_fpr",
 ]
 
-ACTIONS = ("block", "throttle", "review", "allow")
+ACTIONS = ACTIONS_DESCENDING
 TARGET_FPR = 0.01
 
 

@@ -29,6 +29,7 @@ import pandas as pd
 
 from detector.evidence import EvidenceConfig, harvest_evidence, purpose_text
 from detector.features.schema import FEATURES
+from detector.vocabulary import ACTION_RANK, ACTIONS
 
 __all__ = [
     "ACTIONS",
@@ -39,8 +40,7 @@ __all__ = [
     "standout_features",
 ]
 
-ACTIONS: tuple[str, ...] = ("allow", "review", "throttle", "block")
-_RANK = {a: i for i, a in enumerate(ACTIONS)}
+_RANK = ACTION_RANK
 LEVEL_WEIGHT: dict[str, float] = {"low": 0.3, "medium": 0.55, "high": 0.8, "critical": 0.93}
 _SPEC = {f.name: f for f in FEATURES}
 
@@ -153,7 +153,7 @@ def standout_features(
     limit : int
         Most features returned.
     """
-    out = []
+    out: list[dict[str, Any]] = []
     for name, value, pct in zip(names, values, percentiles, strict=True):
         spec = _SPEC.get(name)
         if spec is None or spec.higher_is_suspicious is not True:

@@ -44,6 +44,7 @@ __all__ = [
     "ModelIntegrityError",
     "ModelSchemaError",
     "ModelVersionError",
+    "fit_fallback",
     "library_versions",
     "load_model",
     "model_from_bytes",
@@ -396,3 +397,23 @@ def load_model(
 ) -> tuple[AccountAnomalyModel, dict[str, Any]]:
     """Load a model file written by :func:`save_model` (see :func:`model_from_bytes`)."""
     return model_from_bytes(Path(path).read_bytes(), key=key, allow_unsigned=allow_unsigned)
+
+
+#: fewest eligible accounts a fallback forest is fitted on
+MIN_FIT_ACCOUNTS = 20
+
+
+def fit_fallback(
+    features: pd.DataFrame, *, min_events: int, contamination: float
+) -> AccountAnomalyModel | None:
+    """The forest fitted on a population when no trained model is given: on the accounts
+    with ``min_events`` or more, in account order (the forest's ``random_state`` is fixed,
+    so the same accounts give the same model in every process and run, whatever order
+    they arrived in). None with fewer than :data:`MIN_FIT_ACCOUNTS` such accounts.
+
+    Used by the offline audit and by the streaming population job alike.
+    """
+    eligible = features[features["n_events"] >= min_events].sort_index()
+    if len(eligible) < MIN_FIT_ACCOUNTS:
+        return None
+    return AccountAnomalyModel(contamination=contamination).fit(eligible)

@@ -26,6 +26,7 @@ from typing import Any
 from detector.evidence import EvidenceConfig
 from detector.fusion import FusionConfig
 from detector.text import COT_THRESHOLD, text_signals
+from detector.vocabulary import ACTION_RANK
 
 __all__ = [
     "LIVE_ACTION_CAP",
@@ -69,7 +70,7 @@ PURPOSE_FLOOR = FusionConfig().purpose_floor
 #: share of the request-level risk removed at full purpose evidence (as for harvest evidence)
 PURPOSE_DISCOUNT = EvidenceConfig().purpose_discount
 
-_RANK = {"allow": 0, "review": 1, "throttle": 2, "block": 3}
+_RANK = ACTION_RANK
 
 
 @dataclass(frozen=True, slots=True)

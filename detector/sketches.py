@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
+import xxhash
 
 __all__ = [
     "HyperLogLog",
@@ -20,13 +21,16 @@ __all__ = [
     "hash_ints",
     "hash_ints_matrix",
     "hash_strings",
+    "hash_unique_strings",
 ]
 
 _U64 = np.uint64
 
 
 def hash_strings(values: Iterable[object]) -> np.ndarray:
-    """Hash strings (or any hashable scalars) to uint64, deterministically across processes.
+    """Hash strings (or any scalars, by ``str``) to uint64: XXH3-64 (seed 0) of the UTF-8
+    bytes, stable across processes, releases and machines (sketches built from these
+    hashes are stored in Redis and merged across versions; golden values are tested).
 
     Parameters
     ----------
@@ -36,12 +40,31 @@ def hash_strings(values: Iterable[object]) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        ``uint64`` hashes (pandas' SipHash with its fixed key; stable across runs).
+        ``uint64`` hashes.
+
+    Examples
+    --------
+    >>> int(hash_strings(["distillwatch"])[0]) == xxhash.xxh3_64_intdigest(b"distillwatch")
+    True
     """
     arr = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=object)
     if arr.size == 0:
         return np.empty(0, dtype=_U64)
-    return pd.util.hash_array(arr, categorize=True)
+    codes, uniques = pd.factorize(arr, sort=False, use_na_sentinel=False)
+    return hash_unique_strings(np.asarray(uniques, dtype=object))[codes]
+
+
+def hash_unique_strings(uniques: np.ndarray) -> np.ndarray:
+    """:func:`hash_strings` of values already known to be distinct (no factorizing)."""
+    digest = xxhash.xxh3_64_intdigest
+    out = np.fromiter((digest(_utf8(v)) for v in uniques.tolist()), dtype=_U64, count=len(uniques))
+    return out
+
+
+def _utf8(v: object) -> bytes:
+    if v is None or (isinstance(v, float) and v != v):  # None (factorize may give NaN)
+        return b""
+    return (v if isinstance(v, str) else str(v)).encode("utf-8", "surrogatepass")
 
 
 def hash_ints(values: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -138,6 +161,36 @@ class HyperLogLog:
         else:
             hll._sparse = hashes.astype(_U64, copy=False)
         return hll
+
+    @classmethod
+    def from_registers(
+        cls, registers: np.ndarray, p: int = 12, sparse_max: int = 256, *, copy: bool = True
+    ) -> HyperLogLog:
+        """A dense sketch with the given ``2**p`` registers (e.g. read from storage).
+
+        Raises
+        ------
+        ValueError
+            When ``registers`` does not hold ``2**p`` values.
+        """
+        regs = np.asarray(registers, dtype=np.uint8)
+        if regs.shape != (1 << p,):
+            raise ValueError(f"expected {1 << p} registers for p={p}, got {regs.shape}")
+        hll = cls(p, sparse_max)
+        hll._sparse = None
+        hll._dense = regs.copy() if copy else regs
+        return hll
+
+    def registers(self) -> np.ndarray:
+        """The ``2**p`` dense registers (computed from the exact set while sparse; a view of
+        the sketch's own registers once dense: do not modify)."""
+        if self._dense is not None:
+            return self._dense
+        regs = np.zeros(1 << self.p, dtype=np.uint8)
+        if self._sparse is not None and self._sparse.size:
+            idx, rank = self._registers_of(self._sparse)
+            np.maximum.at(regs, idx, rank)
+        return regs
 
     # -- updates -----------------------------------------------------------------
     def add_hashes(self, hashes: np.ndarray) -> HyperLogLog:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from detector.simulate.corpora import PromptPack, estimate_tokens
+from distillsim.legacy.corpora import PromptPack, estimate_tokens
 
 __all__ = [
     "MODELS",

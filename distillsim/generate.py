@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from detector.ingest.timestamps import to_epoch
-from detector.simulate.corpora import load_pack
 from distillsim.core import World
 from distillsim.kinds import DEFAULT_MIX, KINDS, MODULES
+from distillsim.legacy.corpora import load_pack
 
 __all__ = ["WideConfig", "WideSimulation", "allocate", "generate"]
 

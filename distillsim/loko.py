@@ -85,7 +85,7 @@ class LokoConfig:
     Parameters
     ----------
     generator : {"wide", "legacy"}
-        ``wide`` = :mod:`distillsim`, ``legacy`` = :mod:`detector.simulate`.
+        ``wide`` = :mod:`distillsim`, ``legacy`` = :mod:`distillsim.legacy`.
     train_seed, test_seed : int
         Seeds of the two populations.
     accounts : int
@@ -255,7 +255,7 @@ def simulate_population(
         write(sim, path, fmt="litellm")
         labels = pd.DataFrame(sim.labels).copy()
     elif generator == "legacy":
-        from detector.simulate.generate import (
+        from distillsim.legacy.generate import (
             SimConfig,
             labels_rows,
             simulate,

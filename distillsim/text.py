@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from detector.simulate.corpora import PromptPack
+from distillsim.legacy.corpora import PromptPack
 
 __all__ = [
     "DOMAIN_POOLS",

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from detector.simulate.corpora import TOOL_LIBRARY
+from distillsim.legacy.corpora import TOOL_LIBRARY
 
 __all__ = ["FORMATS", "to_record", "write"]
 

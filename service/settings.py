@@ -162,14 +162,17 @@ class TokenSpec(BaseModel):
     name: str
     role: Literal["gateway", "analyst", "admin"]
     token: str
+    #: requests/s this token may make, instead of its role's ``rate_limit_<role>`` (e.g. a
+    #: smaller quota for a partner's gateway, so that its flood cannot starve the others)
+    rate: float | None = Field(default=None, gt=0)
 
 
 class ServiceSettings(StreamSettings):
     """Settings of the HTTP service (``distillwatch serve``), on top of the pipeline's.
 
     Tokens come from ``DISTILLWATCH_API_TOKENS`` (a JSON list of ``{"name", "role",
-    "token"}``) and/or ``DISTILLWATCH_API_TOKENS_FILE`` (a JSON or YAML file holding the
-    same list).
+    "token"}``, optionally ``"rate"`` in req/s) and/or ``DISTILLWATCH_API_TOKENS_FILE``
+    (a JSON or YAML file holding the same list).
     """
 
     host: str = "127.0.0.1"
@@ -220,6 +223,10 @@ class ServiceSettings(StreamSettings):
     loop_lag_tolerance_s: float = 0.005
     #: longest a gateway answer waits on a congested loop before it is shed, seconds
     overload_wait_s: float = 0.5
+    #: a PING this often, answered within the timeout, says Redis is alive however slow:
+    #: budget overruns are then overload (shed), not an outage (fail mode)
+    redis_probe_interval_s: float = 0.2
+    redis_probe_timeout_s: float = 1.0
     #: when overloaded: "shed" answers 503 + Retry-After (never allow); "fail_mode" answers
     #: from fail_mode as if Redis were down
     overload_action: Literal["shed", "fail_mode"] = "shed"

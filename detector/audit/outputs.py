@@ -8,33 +8,14 @@ from typing import Any
 import orjson
 import pandas as pd
 
-from detector.alerts import account_alert, rfc3339
+from detector.alerts import ALERT_FEATURES, rfc3339, verdict_alert
 from detector.audit.pipeline import AuditResult
+from detector.vocabulary import ALERT_ACTIONS
 
 __all__ = ["KEY_FEATURES", "alerts_for", "summary_of", "write_accounts_csv", "write_alerts"]
 
-# The features shown in accounts.csv after the verdict columns.
-KEY_FEATURES: tuple[str, ...] = (
-    "events_per_hour",
-    "completion_tokens_per_hour",
-    "distinct_prompt_ratio",
-    "template_share",
-    "topic_top_share",
-    "cot_share",
-    "mean_completion_tokens",
-    "finish_length_share",
-    "logprobs_share",
-    "logit_bias_share",
-    "max_tokens_tiny_share",
-    "gap_cv",
-    "hours_of_day_active",
-    "distinct_ips",
-    "distinct_ip_prefixes",
-    "distinct_end_users",
-    "mcq_share",
-    "tools_share",
-)
-ALERT_ACTIONS = ("block", "throttle", "review")
+# The features shown in accounts.csv after the verdict columns (those alerts carry).
+KEY_FEATURES = ALERT_FEATURES
 
 
 def write_accounts_csv(result: AuditResult, path: str | Path) -> pd.DataFrame:
@@ -82,23 +63,8 @@ def alerts_for(
             continue
         state = result.states[v.account_id]
         row = feats.loc[v.account_id]
-        evidence: dict[str, Any] = {name: round(float(row[name]), 4) for name in KEY_FEATURES}
-        evidence["n_events"] = int(row["n_events"])
-        evidence["standouts"] = v.standouts
-        evidence["anomaly_percentile"] = v.anomaly_percentile
-        evidence["harvest_evidence"] = v.evidence
         out.append(
-            account_alert(
-                v.account_id,
-                risk=v.risk,
-                action=v.action,
-                reasons=v.reasons,
-                rule_ids=v.rule_ids,
-                evidence=evidence,
-                starts_at=state.first_ts,
-                cluster_id=v.cluster_id,
-                model_version=result.model_version,
-            )
+            verdict_alert(v, row, starts_at=state.first_ts, model_version=result.model_version)
         )
     return out
 

@@ -25,7 +25,7 @@ from detector.aggregates import (
 )
 from detector.features import feature_frame
 from detector.fusion import AccountVerdict, FusionConfig, fuse
-from detector.model import AccountAnomalyModel
+from detector.model import AccountAnomalyModel, fit_fallback
 
 __all__ = ["AuditConfig", "AuditResult", "build_states", "run_audit", "score_accounts"]
 
@@ -373,8 +373,8 @@ def score_accounts(
     hits = rules.hits(features) if len(features) else {}
     anomaly = None
     eligible = features[features["n_events"] >= min_events]
-    if model is None and len(eligible) >= 20:
-        model = AccountAnomalyModel(contamination=contamination).fit(eligible)
+    if model is None:
+        model = fit_fallback(features, min_events=min_events, contamination=contamination)
     if model is not None and len(eligible):
         anomaly = pd.Series(model.percentile(eligible), index=eligible.index)
     verdicts = fuse(
@@ -410,7 +410,7 @@ def run_audit(
     -------
     AuditResult
     """
-    from detector.rules import Allowlist, RuleSet, default_rules_dir
+    from detector.rules import default_rules_dir, load_rules
 
     cfg = config or AuditConfig()
     build: Callable[..., tuple[dict[str, AccountState], dict[str, Any]]] = build_states
@@ -434,8 +434,7 @@ def run_audit(
     as_of = stats["last_ts"]
     features = feature_frame(states, as_of)
     rules_dir = Path(cfg.rules_dir) if cfg.rules_dir else default_rules_dir()
-    rules = RuleSet.load(rules_dir)
-    allow = Allowlist.load(rules_dir / "allowlists", missing_ok=True)
+    rules, allow = load_rules(rules_dir)
     allowed = {a for a in features.index if allow.is_allowed(a, as_of)}
     from detector.linking import link_accounts
 

@@ -28,19 +28,18 @@ from detector.audit.outputs import ALERT_ACTIONS, KEY_FEATURES
 from detector.audit.pipeline import AuditResult
 from detector.audit.report_template import CSS, SCRIPT, TEMPLATE
 from detector.features.schema import FEATURES, FeatureSpec
+from detector.vocabulary import ACTION_RANK, ACTIONS_DESCENDING, LEVEL_RANK
 
 __all__ = ["format_feature", "percentile_words", "render_report"]
 
 HOUR_S = 3600
-ACTION_ORDER: tuple[str, ...] = ("block", "throttle", "review", "allow")
-ACTION_RANK = {a: i for i, a in enumerate(reversed(ACTION_ORDER))}
+ACTION_ORDER = ACTIONS_DESCENDING
 ACTION_COLORS = {
     "block": "#b3261e",
     "throttle": "#d97706",
     "review": "#d4b000",
     "allow": "#9ca3af",
 }
-LEVEL_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 RISK_BINS = 20
 MAX_TIMELINE_POINTS = 240
 MAX_STANDOUTS = 6
@@ -215,10 +214,10 @@ class _TimeAxis:
                 out[idx] += np.asarray(row, dtype=np.float64)[:3]
         return out
 
-    def events(self, hourlies: Iterable[Mapping[int, Sequence[float]]]) -> np.ndarray:
+    def events(self, hourlies: Iterable[Mapping[int, Sequence[float] | np.ndarray]]) -> np.ndarray:
         """Requests per bin summed over many accounts (vectorised: one pass, one bincount)."""
         keys: list[int] = []
-        rows: list[Sequence[float]] = []
+        rows: list[Sequence[float] | np.ndarray] = []
         for hourly in hourlies:
             keys.extend(hourly.keys())
             rows.extend(hourly.values())
@@ -353,7 +352,7 @@ def _distribution(result: AuditResult, flagged: set[str]) -> dict[str, Any] | No
 
 
 def _hit_rows(hits: Iterable[Any]) -> list[dict[str, Any]]:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "rule_id": str(_attr(h, "rule_id", "id", default="")),
             "title": str(_attr(h, "title", default="")),

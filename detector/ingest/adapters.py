@@ -205,8 +205,8 @@ def _content_text(content: Any) -> str | None:
     if content is None:
         return None
     if type(content) is list:  # [{"type": "text", "text": ...}, {"type": "image_url", ...}]
-        parts = [
-            p["text"] if type(p) is dict else p
+        parts: list[str] = [
+            p["text"] if type(p) is dict else p  # type: ignore[misc]
             for p in content
             if (type(p) is dict and type(p.get("text")) is str) or type(p) is str
         ]
@@ -488,7 +488,7 @@ def litellm_to_event(
     if latency is None:
         end = get("endTime")
         if type(end) in _NUMBER and type(ts) in _NUMBER:
-            latency = max(end - ts, 0.0)
+            latency = max(float(end) - float(ts), 0.0)  # type: ignore[arg-type]
 
     params = get("model_parameters")
     params = _NO_PARAMS if params is None else _params(_obj(params, "model_parameters"))

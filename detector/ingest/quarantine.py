@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 
@@ -160,9 +160,8 @@ class QuarantineWriter:
         self.path = Path(path)
         self.count = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh: IO[bytes] = (
-            gzip.open(self.path, "wb") if self.path.suffix == ".gz" else open(self.path, "wb")  # noqa: SIM115
-        )
+        fh = gzip.open(self.path, "wb") if self.path.suffix == ".gz" else open(self.path, "wb")  # noqa: SIM115
+        self._fh = cast(IO[bytes], fh)
 
     def write(self, records: Iterable[QuarantineRecord]) -> int:
         """Write records; return how many were written."""

@@ -32,7 +32,7 @@ import json
 import os
 import sys
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
@@ -402,7 +402,7 @@ def _read_json(
 
 def _read_document(
     doc: bytes, lineno: int, conv: _Converter, chunk_size: int, state: dict[str, Any]
-) -> Iterator[None]:
+) -> Generator[None, None, bool]:
     """A multi-line JSON document (or several). Returns False to fall back to lines."""
     try:
         obj = _loads(doc)
@@ -696,7 +696,7 @@ def _iter_source(
         if name == "-":
             raw = sys.stdin.buffer
             if not hasattr(raw, "peek"):
-                raw = io.BufferedReader(raw)  # type: ignore[arg-type]
+                raw = io.BufferedReader(raw)  # type: ignore[type-var]
         else:
             raw = open(name, "rb", buffering=_BUFFER)  # noqa: SIM115 (closed in finally)
             state["bytes_total"] = os.fstat(raw.fileno()).st_size

@@ -19,10 +19,11 @@ from detector.linking.graph import LinkGraph
 from detector.linking.profiles import build_profiles
 from detector.linking.result import Cluster, LinkResult, summarize_evidence
 from detector.linking.scoring import HARVEST_SIGNALS, harvest_scores, score_cluster
+from detector.vocabulary import ACTION_RANK
 
 __all__ = ["cluster_id", "link_accounts"]
 
-_ACTION_RANK = {"allow": 0, "review": 1, "throttle": 2, "block": 3}
+_ACTION_RANK = ACTION_RANK
 _SIGNAL_TEXT = {
     "mean_completion_tokens": ("mean output", "{:,.0f} tokens"),
     "reasoning_token_share": ("reasoning token share", "{:.2f}"),

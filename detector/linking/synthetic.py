@@ -222,7 +222,7 @@ def build_states(specs: list[AccountSpec]) -> dict[str, AccountState]:
         else:
             st.tops["model"].update({s.model: float(total)})
         if hasattr(st, "model_first"):
-            st.model_first = first_use  # type: ignore[attr-defined]
+            st.model_first = first_use
         sk = st.sketches
         # the distinct counters linking reads (prefix / UA / model counts are not used)
         sk["ip"].add_hashes(np.array([hashed[v] for v in sorted(set(ips))], dtype=np.uint64))

@@ -23,6 +23,7 @@ from detector.rules.engine import (
     check_directory,
     run_rule_tests,
 )
+from detector.rules.loading import load_rules
 from detector.rules.model import (
     ACTIONS,
     LEVELS,
@@ -59,6 +60,7 @@ __all__ = [
     "default_rules_dir",
     "feature_row",
     "load_rule_file",
+    "load_rules",
     "parse_rule",
     "run_rule_tests",
 ]

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -185,6 +185,7 @@ def _parse_entries(data: Any, source: str, stem: str) -> tuple[list[AllowEntry],
             problems.append(Problem(source, f"{where}: duplicate account_id {account!r}"))
         if len(problems) > bad:
             continue
+        account = cast(str, account)  # validated above
         seen.add(account)
         entries.append(
             AllowEntry(

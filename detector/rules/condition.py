@@ -179,8 +179,8 @@ def _parse_leaf(data: Mapping[str, Any], where: str, problems: list[str]) -> Lea
             f"{where}: unknown key(s) {', '.join(map(repr, extra))} in a leaf "
             f"(allowed: {', '.join(sorted(_LEAF_KEYS))})"
         )
-    feature = data.get("feature")
-    feature_ok = _check_feature(feature, f"{where}.feature", problems)
+    feature = str(data.get("feature") or "")  # a missing feature is a problem, reported here
+    feature_ok = _check_feature(data.get("feature"), f"{where}.feature", problems)
     op = data.get("op")
     if "op" not in data:
         problems.append(f"{where}: missing 'op'")
@@ -227,7 +227,7 @@ def _parse_leaf(data: Mapping[str, Any], where: str, problems: list[str]) -> Lea
         parsed = (float(value[0]), float(value[1]))
         checked = parsed
     else:  # in
-        ok = isinstance(value, list) and value and all(map(_is_number, value))
+        ok = isinstance(value, list) and bool(value) and all(map(_is_number, value))
         if not ok:
             problems.append(f"{where}.value: 'in' needs a non-empty list of numbers, got {value!r}")
             return None
@@ -481,7 +481,7 @@ class Evidence:
         ref = f"{self.feature_ref} {fmt_number(self.ref_actual)}"
         if self.scale == 1.0:
             return f"{left} {ref}"
-        scaled = fmt_number(self.scale * self.ref_actual)
+        scaled = fmt_number(self.scale * (self.ref_actual or 0.0))
         return f"{left} {fmt_number(self.scale)} x {ref} (= {scaled})"
 
     def __str__(self) -> str:

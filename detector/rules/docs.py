@@ -170,7 +170,7 @@ Per-account floors are deliberately modest: campaigns spread traffic over thousa
 small accounts, which the account-linking stage ties together.
 
 First-pass check (not a calibration): on two simulated two-day populations
-(`detector.simulate`, seeds 7 and 11, 400 and 600 accounts), the shipped rules flagged
+(`distillsim.legacy`, seeds 7 and 11, 400 and 600 accounts), the shipped rules flagged
 none of the 740 benign accounts (chat, SaaS, batch, evaluation, coding agents,
 researchers) and 209 of the 260 distillation accounts: every CoT and math harvester,
 130 of 150 hydra members, most logprob, logit_bias and reseller accounts, and no

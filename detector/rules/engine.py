@@ -438,7 +438,11 @@ class RuleSet:
             return {}
         rows = np.flatnonzero(values.any(axis=1))
         names = list(columns)
-        matrix = np.column_stack([columns[n][rows] for n in names]) if names else None
+        matrix = (
+            np.column_stack([columns[n][rows] for n in names])
+            if names
+            else np.empty((len(rows), 0))
+        )
         labels = frame.index[rows].tolist()
         out: dict[Any, list[RuleHit]] = {}
         for k, i in enumerate(rows):

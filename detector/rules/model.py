@@ -20,6 +20,8 @@ from typing import Any
 from detector.features.schema import FAMILIES, FEATURE_NAMES
 from detector.rules._yaml import YamlError, load_yaml
 from detector.rules.condition import Node, feature_bounds, iter_leaves, parse_condition
+from detector.vocabulary import ALERT_ACTIONS
+from detector.vocabulary import LEVELS as VOCAB_LEVELS
 
 __all__ = [
     "ACTIONS",
@@ -37,8 +39,8 @@ __all__ = [
 ]
 
 STATUSES: tuple[str, ...] = ("experimental", "test", "stable", "deprecated")
-LEVELS: tuple[str, ...] = ("low", "medium", "high", "critical")  # ascending severity
-ACTIONS: tuple[str, ...] = ("review", "throttle", "block")  # ascending severity
+LEVELS = VOCAB_LEVELS  # ascending severity
+ACTIONS: tuple[str, ...] = tuple(reversed(ALERT_ACTIONS))  # a rule's actions, ascending
 EXPECTS: tuple[str, ...] = ("match", "no_match")
 REQUIRED_KEYS: tuple[str, ...] = (
     "id",

@@ -644,7 +644,9 @@ def cot_mask(view: bytes, wordset: set[bytes] | frozenset[bytes]) -> int:
     return mask
 
 
-def feature_present(feature: CotFeature, view: bytes, wordset: set[bytes]) -> bool:
+def feature_present(
+    feature: CotFeature, view: bytes, wordset: set[bytes] | frozenset[bytes]
+) -> bool:
     """Return whether one feature is present (used for ``answer_format_short``).
 
     Parameters

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detector.simulate.corpora import mcq_prompt
 from distillsim import netid
 from distillsim.core import Account, World, log_uniform, new_account, request, uniform
 from distillsim.kinds._common import server_identity
+from distillsim.legacy.corpora import mcq_prompt
 from distillsim.text import pick
 
 KIND = "eval_harness"

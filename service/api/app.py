@@ -53,6 +53,7 @@ _ROUTERS = (
     "service.api.routers.blocklist",
     "service.api.routers.admin",
     "service.api.routers.ops",
+    "service.api.routers.vocabulary",
     "service.ui.routes",
 )
 
@@ -115,6 +116,8 @@ def create_app(
         tasks = [asyncio.create_task(run_gauges(services))]
         if services.guard.monitor is not None:
             tasks.append(asyncio.create_task(services.guard.monitor.run()))
+        if services.guard.probe is not None:
+            tasks.append(asyncio.create_task(services.guard.probe.run(services.aredis)))
         if settings.webhook_url or settings.alertmanager_url:
             from service.sinks.runner import start_sinks
 

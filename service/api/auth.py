@@ -34,6 +34,7 @@ __all__ = [
     "RateLimiter",
     "TokenTable",
     "load_tokens",
+    "principal_of",
 ]
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {
@@ -45,10 +46,12 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The authenticated caller: a name (recorded on triage actions) and a role."""
+    """The authenticated caller: a name (recorded on triage actions), a role, and the
+    token's own rate limit when it has one (else its role's)."""
 
     name: str
     role: str
+    rate: float | None = None
 
     @property
     def scopes(self) -> frozenset[str]:
@@ -99,6 +102,11 @@ def load_tokens(settings: ServiceSettings) -> list[TokenSpec]:
     return specs
 
 
+def principal_of(spec: TokenSpec) -> Principal:
+    """The caller a configured token authenticates."""
+    return Principal(spec.name, spec.role, spec.rate)
+
+
 class TokenTable:
     """Configured tokens as digests; :meth:`lookup` finds a presented token's caller.
 
@@ -109,7 +117,7 @@ class TokenTable:
     """
 
     def __init__(self, specs: list[TokenSpec]) -> None:
-        self._entries = [(_digest(s.token), Principal(s.name, s.role)) for s in specs]
+        self._entries = [(_digest(s.token), principal_of(s)) for s in specs]
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -138,9 +146,16 @@ class RateLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
+    def rate_of(self, principal: Principal) -> float:
+        """Requests/s the caller may make: its token's own rate, else its role's (0: no
+        limit)."""
+        if principal.rate is not None:
+            return float(principal.rate)
+        return self._rates.get(principal.role, 0.0)
+
     def allow(self, principal: Principal, now: float | None = None) -> float:
         """0.0 when the request may go on, else seconds to wait before retrying."""
-        rate = self._rates.get(principal.role, 0.0)
+        rate = self.rate_of(principal)
         if rate <= 0:
             return 0.0
         now = time.monotonic() if now is None else now

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.api.auth import Principal, RateLimiter, TokenTable, load_tokens
-from service.api.guard import LoopLagMonitor, RedisGuard
+from service.api.auth import RateLimiter, TokenTable, load_tokens, principal_of
+from service.api.guard import LoopLagMonitor, RedisGuard, RedisProbe
 from service.api.ratelimit import SharedRateLimiter
 from service.redis_keys import Keys
 from service.settings import ServiceSettings
@@ -90,13 +90,14 @@ def build_services(settings: ServiceSettings) -> Services:
             monitor=LoopLagMonitor(),
             lag_tolerance_s=settings.loop_lag_tolerance_s,
             overload_wait_s=settings.overload_wait_s,
+            probe=RedisProbe(settings.redis_probe_interval_s, settings.redis_probe_timeout_s),
         ),
     )
     # -- replicas: shared rate limits and dashboard sessions (docs/service.md, Security) --
     limiter = services.limiter
     if isinstance(limiter, SharedRateLimiter):
         limiter.attach(services.aredis)
-        limiter.watch([Principal(s.name, s.role) for s in specs])
+        limiter.watch([principal_of(s) for s in specs])
         services.extras["start_background"] = limiter.start
     services.extras["sessions"] = _session_store(settings, services.keys, specs)
     return services
@@ -117,5 +118,5 @@ def _session_store(settings: ServiceSettings, keys: Keys, specs: list[Any]) -> A
         idle_s=settings.session_idle_s,
         lifetime_s=settings.session_lifetime_s,
         touch_s=settings.session_touch_s,
-        known=None if settings.auth_disabled else [Principal(s.name, s.role) for s in specs],
+        known=None if settings.auth_disabled else [principal_of(s) for s in specs],
     )

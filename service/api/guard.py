@@ -16,9 +16,16 @@ another call has succeeded while this one waited; if the lag is the service's ow
 Redis slows down with everything else) it grants Redis another budget, up to
 ``overload_wait_s`` in all. Past that, a call that is still waiting on a congested loop
 raises :class:`ServiceOverloaded` (the endpoints answer 503 with ``Retry-After``, see
-``docs/service.md``), never the fail mode. Only a call that overruns its budget while the
-loop is on time and no other call succeeds meanwhile (Redis paused or gone) answers from
-the fail mode.
+``docs/service.md``), never the fail mode.
+
+A Redis starved of CPU (on a saturated host) can be late for every call at once, so
+neither the loop's lag nor another call's success shows it is alive. :class:`RedisProbe`
+settles it: a ``PING`` every ``interval_s`` on its own, with a generous timeout. While the
+probe heard from Redis recently, a call that overruns its budget is *overload* (extended,
+then shed), never the fail mode. Only when the probe too has gone unanswered (Redis
+frozen, partitioned away) or a connection is refused does a call answer from the fail
+mode. The first second of a frozen Redis is therefore answered 503/429 (shed), then the
+fail mode at once.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from service import metrics
 
-__all__ = ["LoopLagMonitor", "RedisGuard", "RedisUnavailable", "ServiceOverloaded"]
+__all__ = ["LoopLagMonitor", "RedisGuard", "RedisProbe", "RedisUnavailable", "ServiceOverloaded"]
 
 T = TypeVar("T")
 
@@ -89,6 +96,41 @@ class LoopLagMonitor:
             self.record(max(now - t0 - self.interval_s, 0.0), now)
 
 
+class RedisProbe:
+    """Is Redis alive, however slow? A ``PING`` every ``interval_s`` with ``timeout_s``.
+
+    Parameters
+    ----------
+    interval_s : float
+        Pause between pings.
+    timeout_s : float
+        How long one ping may take (long: a CPU-starved Redis still answers).
+    """
+
+    def __init__(self, interval_s: float = 0.2, timeout_s: float = 1.0) -> None:
+        self.interval_s = interval_s
+        self.timeout_s = timeout_s
+        #: loop time of the last answered ping (0: never)
+        self.last_ok = 0.0
+
+    def alive(self, now: float) -> bool:
+        """Whether a ping was answered within the last ``timeout_s + interval_s``."""
+        return self.last_ok > 0.0 and now - self.last_ok <= self.timeout_s + self.interval_s
+
+    async def run(self, client: Any) -> None:
+        """Ping until cancelled (a task of the service's lifespan)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await asyncio.wait_for(client.ping(), self.timeout_s)
+                self.last_ok = loop.time()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                pass
+            await asyncio.sleep(self.interval_s)
+
+
 class _Deadline:
     """The budget of one guarded call, extended while the loop (not Redis) is late.
 
@@ -120,10 +162,13 @@ class _Deadline:
         now = self.loop.time()
         guard = self.guard
         lag = max(now - self.when, guard.monitor.lag_s if guard.monitor else 0.0)
-        # Redis is answering when another call succeeded while this one waited: it is
-        # slow because the host is busy (often with our own load), not down. A hung or
-        # dead Redis answers no one: its calls fail at the budget (the fail mode).
-        answering = guard.last_ok > self.start
+        # Redis is answering when another call succeeded while this one waited, or the
+        # probe heard from it lately: it is slow because the host is busy (often with our
+        # own load), not down. A hung or dead Redis answers no one, the probe included:
+        # its calls fail at the budget (the fail mode).
+        answering = guard.last_ok > self.start or (
+            guard.probe is not None and guard.probe.alive(now)
+        )
         if lag >= guard.lag_tolerance_s or answering:
             if now - self.start < guard.overload_wait_s:
                 # the reply may be in and waiting for the loop: one more budget of Redis time
@@ -164,6 +209,8 @@ class RedisGuard:
         Loop lag above which an overrun is blamed on the service, not on Redis.
     overload_wait_s : float
         Longest a call waits on a congested loop before :class:`ServiceOverloaded`.
+    probe : RedisProbe, optional
+        Tells a slow Redis (shed on overrun) from a frozen or gone one (fail mode).
     """
 
     def __init__(
@@ -175,11 +222,13 @@ class RedisGuard:
         monitor: LoopLagMonitor | None = None,
         lag_tolerance_s: float = 0.005,
         overload_wait_s: float = 0.5,
+        probe: RedisProbe | None = None,
     ) -> None:
         self.timeout_s = timeout_s
         self.retry_s = retry_s
         self.trip_after = trip_after
         self.monitor = monitor
+        self.probe = probe
         self.lag_tolerance_s = lag_tolerance_s
         #: loop time of the last call that succeeded (tells a busy Redis from a hung one)
         self.last_ok = 0.0

@@ -184,7 +184,7 @@ class SharedRateLimiter(RateLimiter):
         """
         if principal.role in EXACT_ROLES or self._aredis is None:
             return super().allow(principal, now)
-        limit = self._rates.get(principal.role, 0.0)
+        limit = self.rate_of(principal)
         if limit <= 0:
             return 0.0
         now = self._clock() if now is None else now
@@ -216,7 +216,7 @@ class SharedRateLimiter(RateLimiter):
         float
             0.0 when the request may go on, else seconds to wait before retrying.
         """
-        rate = self._rates.get(principal.role, 0.0)
+        rate = self.rate_of(principal)
         if rate <= 0:
             return 0.0
         if principal.role not in EXACT_ROLES or self._aredis is None:
@@ -259,7 +259,7 @@ class SharedRateLimiter(RateLimiter):
         (its first requests get the right share, not a full burst).
         """
         for p in principals:
-            limit = self._rates.get(p.role, 0.0)
+            limit = self.rate_of(p)
             if p.role not in EXACT_ROLES and limit > 0:
                 self._watched[p.name] = limit
 

@@ -71,7 +71,12 @@ def ingest_cmd(
     log_fmt = settings.log_format
     configure_logging(logging.INFO if verbose else logging.WARNING, log_fmt)
     progress = logging.getLogger("distillwatch.lifecycle")
-    ing = Ingestor(_client(settings.redis_url), settings)
+    from service.stream.layout import LayoutMismatch
+
+    try:
+        ing = Ingestor(_client(settings.redis_url), settings)
+    except LayoutMismatch as exc:
+        raise click.ClickException(str(exc)) from exc
     started = time.monotonic()
 
     def report(stats: Any, final: bool = False) -> None:

@@ -16,7 +16,7 @@ def _parse_mix(text: str | None, generator: str = "legacy") -> dict[str, float] 
     if generator == "wide":
         from distillsim import DEFAULT_MIX
     else:
-        from detector.simulate.profiles import DEFAULT_MIX
+        from distillsim.legacy.profiles import DEFAULT_MIX
 
     mix = dict(DEFAULT_MIX)
     for part in text.split(","):
@@ -99,7 +99,7 @@ def _parse_mix(text: str | None, generator: str = "legacy") -> dict[str, float] 
     type=click.Choice(["legacy", "wide"]),
     default="legacy",
     show_default=True,
-    help="legacy: detector.simulate (fixed per-kind profiles); wide: distillsim "
+    help="legacy: distillsim.legacy (fixed per-kind profiles); wide: distillsim "
     "(every parameter drawn per seed from wide ranges, 21 kinds; writes <stem>.params.json "
     "instead of meta; --target-events, --events-scale, --workers and --blatant do not apply).",
 )
@@ -136,7 +136,7 @@ def simulate_cmd(
         return
     if exclude_kinds:
         raise click.BadParameter("--exclude-kinds needs --generator wide")
-    from detector.simulate.generate import SimConfig, simulate, write_simulation
+    from distillsim.legacy.generate import SimConfig, simulate, write_simulation
 
     config = SimConfig(
         seed=seed,

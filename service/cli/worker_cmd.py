@@ -72,9 +72,14 @@ def worker_cmd(
         raise click.ClickException(str(exc)) from exc
     fmt = settings.log_format
     configure_logging(logging.INFO if verbose else logging.WARNING, fmt)
+    from service.stream.layout import LayoutMismatch
+
     client = connect(settings.redis_url)
-    scorer = None if no_score else Scorer(client, settings)
-    worker = Worker(client, settings, consumer=consumer, scorer=scorer)
+    try:
+        scorer = None if no_score else Scorer(client, settings)
+        worker = Worker(client, settings, consumer=consumer, scorer=scorer)
+    except LayoutMismatch as exc:
+        raise click.ClickException(str(exc)) from exc
     worker.install_signal_handlers()
     listener = None
     if settings.metrics_port:

@@ -27,6 +27,7 @@ from service.store.common import (
     to_float,
     to_int,
 )
+from service.store.score_record import parse_score
 
 __all__ = [
     "account_features",
@@ -53,42 +54,6 @@ _LIST_FIELDS = (
 )
 #: linked accounts listed on an account page (the cluster page lists them all)
 LINKED_SHOWN = 50
-
-
-def parse_score(d: dict[str, str]) -> dict[str, Any]:
-    """A decoded ``score`` hash with typed values (like :func:`~service.stream.scoring.read_score`).
-
-    Parameters
-    ----------
-    d : dict
-        The hash as ``str -> str``.
-
-    Returns
-    -------
-    dict
-        ``risk``, ``action``, ``reasons`` (list), ``rule_ids`` (list), ``families``,
-        ``anomaly_percentile``, ``cluster_id``, ``allowlisted``, ``suppressed``,
-        ``suppressed_by``, ``model_version``, ``scored_at``, ``as_of``, ``window_hours``,
-        ``n_events``.
-    """
-    reasons = json_or(d.get("reasons"), [])
-    return {
-        "risk": to_float(d.get("risk"), 0.0),
-        "action": d.get("action") or "allow",
-        "reasons": [str(r) for r in reasons] if isinstance(reasons, list) else [],
-        "rule_ids": split_ids(d.get("rule_ids")),
-        "families": split_ids(d.get("families")),
-        "anomaly_percentile": to_float(d.get("anomaly_percentile"), 0.0),
-        "cluster_id": d.get("cluster_id") or None,
-        "allowlisted": d.get("allowlisted") == "1",
-        "suppressed": d.get("suppressed") == "1",
-        "suppressed_by": d.get("suppressed_by") or None,
-        "model_version": d.get("model_version") or None,
-        "scored_at": d.get("scored_at") or None,
-        "as_of": to_float(d.get("as_of")),
-        "window_hours": to_int(d.get("window_hours")) or None,
-        "n_events": to_int(d.get("n_events")),
-    }
 
 
 def _list_item(account: str, risk_rank: float, values: list[Any]) -> dict[str, Any] | None:

@@ -24,6 +24,7 @@ import orjson
 from service.redis_keys import Keys
 from service.settings import StreamSettings
 from service.stream.codec import encode_events
+from service.stream.layout import check_layout
 from service.stream.scripts import INGEST_BATCH, run_script
 
 __all__ = ["IngestStats", "Ingestor", "ingest_payload"]
@@ -87,6 +88,7 @@ class Ingestor:
         self.client = client
         self.settings = settings
         self.keys = keys or Keys.of(settings)
+        check_layout(client, self.keys)  # never write events into another P's partitions
 
     def add_events(self, events: Sequence[dict[str, Any]]) -> IngestStats:
         """Encode (text signals, no prompt text) and add validated events, idempotently.

@@ -31,16 +31,17 @@ from typing import Any
 import orjson
 import pandas as pd
 
-from detector.alerts import account_alert, rfc3339
+from detector.alerts import rfc3339, verdict_alert
 from detector.audit.pipeline import score_accounts
 from detector.features import feature_frame
 from detector.fusion import AccountVerdict
-from detector.model import AccountAnomalyModel
+from detector.model import AccountAnomalyModel, fit_fallback
+from detector.rules import default_rules_dir, load_rules
 from service import metrics
 from service.redis_keys import Keys
-from service.redis_values import decode_hash
 from service.redis_values import text_or_none as _text
 from service.settings import StreamSettings
+from service.store.score_record import ScoreRecord, read_score, write_score
 from service.stream import model_store
 from service.stream.alert_store import sync_account_alert
 from service.stream.layout import active_accounts, stream_clock
@@ -62,7 +63,7 @@ _MAX_EDGES = 300
 #: score snapshots kept per account, and the event-time spacing between routine ones
 HISTORY_LEN = 200
 HISTORY_EVERY_S = 600.0
-#: features kept in an alert's evidence and in each score history snapshot
+#: features kept in each score history snapshot (alerts carry detector.alerts.ALERT_FEATURES)
 EVIDENCE_FEATURES = (
     "events_per_hour",
     "completion_tokens_per_hour",
@@ -132,14 +133,12 @@ class Scorer:
         *,
         lease: PopulationLease | None = None,
     ) -> None:
-        from detector.rules import Allowlist, RuleSet, default_allowlist_dir, default_rules_dir
 
         self.client = client
         self.settings = settings
         self.keys = keys or Keys.of(settings)
         self._rules_dir = Path(settings.rules_dir) if settings.rules_dir else default_rules_dir()
-        self.rules = RuleSet.load(self._rules_dir)
-        self.allowlist = Allowlist.load(default_allowlist_dir(self._rules_dir))
+        self.rules, self.allowlist = load_rules(self._rules_dir)
         self.rules_version: str | None = _text(client.get(self.keys.rules_version))
         self.model: AccountAnomalyModel | None = None
         self.model_version = "none"
@@ -166,12 +165,8 @@ class Scorer:
     # -- rules -----------------------------------------------------------------------
     def reload_rules(self) -> None:
         """Load the rules and allowlists again from the rules directory."""
-        from detector.rules import Allowlist, RuleSet, default_allowlist_dir
-
-        rules = RuleSet.load(self._rules_dir)
-        self.rules = rules
-        self.allowlist = Allowlist.load(default_allowlist_dir(self._rules_dir))
-        log.info("rules reloaded: %d rules", len(rules.rules))
+        self.rules, self.allowlist = load_rules(self._rules_dir)
+        log.info("rules reloaded: %d rules", len(self.rules.rules))
 
     def _poll_rules(self) -> None:
         version = _text(self.client.get(self.keys.rules_version))
@@ -271,15 +266,13 @@ class Scorer:
         random_state: the same frame gives the same model in every process)."""
         if self.redis_version is not None:
             return
-        eligible = self.population[self.population["n_events"] >= self.settings.min_events]
-        # rows in account order: the same accounts give the same forest whatever order
-        # they were last touched in (which differs between runs, workers and partitions)
-        eligible = eligible.sort_index()
-        if len(eligible) >= 20:
-            self.model = AccountAnomalyModel(contamination=self.settings.contamination).fit(
-                eligible
-            )
-            self.model_version = f"population-fit@{rfc3339(as_of)}"
+        model = fit_fallback(
+            self.population,
+            min_events=self.settings.min_events,
+            contamination=self.settings.contamination,
+        )
+        if model is not None:
+            self.model, self.model_version = model, f"population-fit@{rfc3339(as_of)}"
 
     def _compute_population(self) -> bool:
         """The population job: compute the snapshot and publish it (fenced)."""
@@ -514,21 +507,11 @@ class Scorer:
             if v.action not in self.settings.alert_actions:
                 continue
             row = features.loc[v.account_id]
-            evidence: dict[str, Any] = {n: round(float(row[n]), 4) for n in EVIDENCE_FEATURES}
-            evidence["n_events"] = int(row["n_events"])
-            evidence["standouts"] = v.standouts
-            evidence["anomaly_percentile"] = v.anomaly_percentile
-            evidence["harvest_evidence"] = v.evidence
             first = states[v.account_id].first_ts
-            out[v.account_id] = account_alert(
-                v.account_id,
-                risk=v.risk,
-                action=v.action,
-                reasons=v.reasons,
-                rule_ids=v.rule_ids,
-                evidence=evidence,
+            out[v.account_id] = verdict_alert(
+                v,
+                row,
                 starts_at=float(first) if math.isfinite(first) else as_of,
-                cluster_id=v.cluster_id,
                 model_version=self.model_version,
             )
         return out
@@ -566,29 +549,26 @@ class Scorer:
                 who = orjson.loads(mark).get("by", "an analyst")
                 action, suppressed_by = "allow", str(who)
                 reasons.insert(0, f"this alert was marked a false positive by {who}")
-            pipe.hset(
-                self.keys.score(v.account_id),
-                mapping={
-                    "risk": repr(float(v.risk)),
-                    "action": action,
-                    "reasons": orjson.dumps(reasons),
-                    "rule_ids": ",".join(v.rule_ids),
-                    "families": ",".join(v.families),
-                    "anomaly_percentile": repr(float(v.anomaly_percentile)),
-                    "evidence": repr(float(v.evidence.get("evidence", 0.0))),
-                    "purpose": repr(float(v.evidence.get("purpose", 0.0))),
-                    "cluster_id": v.cluster_id or "",
-                    "allowlisted": int(v.allowlisted),
-                    "suppressed": int(bool(suppressed_by)),
-                    "suppressed_by": suppressed_by,
-                    "model_version": self.model_version,
-                    "scored_at": rfc3339(now),
-                    "as_of": repr(float(as_of)),
-                    "window_hours": self.settings.window_hours,
-                    "n_events": int(row["n_events"]),
-                },
+            record = ScoreRecord(
+                risk=float(v.risk),
+                action=action,
+                reasons=reasons,
+                rule_ids=v.rule_ids,
+                families=v.families,
+                anomaly_percentile=float(v.anomaly_percentile),
+                evidence=float(v.evidence.get("evidence", 0.0)),
+                purpose=float(v.evidence.get("purpose", 0.0)),
+                cluster_id=v.cluster_id or "",
+                allowlisted=bool(v.allowlisted),
+                suppressed=bool(suppressed_by),
+                suppressed_by=suppressed_by,
+                model_version=self.model_version,
+                scored_at=rfc3339(now),
+                as_of=float(as_of),
+                window_hours=int(self.settings.window_hours),
+                n_events=int(row["n_events"]),
             )
-            pipe.expire(self.keys.score(v.account_id), ttl)
+            write_score(pipe, self.keys, v.account_id, record, ttl)
             pipe.hset(
                 self.keys.features(v.account_id),
                 mapping={k: repr(float(x)) for k, x in row.items()},
@@ -646,24 +626,3 @@ def _history_due(last_raw: Any, snap: dict[str, Any]) -> bool:
         or abs(float(last.get("risk", 0.0)) - snap["risk"]) >= 0.02
         or snap["as_of"] - float(last.get("as_of", 0.0)) >= HISTORY_EVERY_S
     )
-
-
-def read_score(client: Any, keys: Keys, account_id: str) -> dict[str, Any] | None:
-    """The stored verdict of one account (what ``POST /v1/score`` returns), or None.
-
-    One ``HGETALL``; reasons are decoded from JSON, numbers parsed.
-    """
-    raw = client.hgetall(keys.score(account_id))
-    if not raw:
-        return None
-    d = decode_hash(raw)
-    out: dict[str, Any] = dict(d)
-    out["risk"] = float(d.get("risk", 0.0))
-    out["anomaly_percentile"] = float(d.get("anomaly_percentile", 0.0))
-    out["evidence"] = float(d.get("evidence", 0.0))
-    out["purpose"] = float(d.get("purpose", 0.0))
-    out["reasons"] = orjson.loads(d.get("reasons", "[]"))
-    out["rule_ids"] = [r for r in d.get("rule_ids", "").split(",") if r]
-    out["n_events"] = int(d.get("n_events", 0))
-    out["as_of"] = float(d.get("as_of", "nan"))
-    return out

@@ -70,7 +70,7 @@ from detector.aggregates import (
     aggregate_tables,
     gap_bins,
 )
-from detector.sketches import HyperLogLog, TopK
+from detector.sketches import HyperLogLog, TopK, hash_unique_strings
 from service.redis_keys import Keys
 from service.stream.scripts import BUCKET_APPEND, run_script
 
@@ -193,20 +193,15 @@ def _column_hashes(values: np.ndarray) -> _Hashed:
     codes, uniques = pd.factorize(values, sort=False)  # None -> -1
     mask = codes >= 0
     uniques = np.asarray(uniques, dtype=object)
-    # = hash_strings(uniques) (which categorizes first: wasted on distinct values)
-    unique_hashes = pd.util.hash_array(uniques, categorize=False)
+    unique_hashes = hash_unique_strings(uniques)  # = hash_strings(uniques), minus factorize
     hashes = np.where(mask, unique_hashes[codes] if uniques.size else 0, 0).astype(np.uint64)
     return _Hashed(hashes, mask, unique_hashes, uniques)
 
 
 def _registers(hashes: np.ndarray) -> np.ndarray:
     """The HyperLogLog registers of ``hashes`` (as the audit's sketch computes them)."""
-    hll = HyperLogLog(HLL_P, 0)
-    hll._sparse = None
-    hll._dense = np.zeros(_M, dtype=np.uint8)
-    if hashes.size:
-        hll._update_registers(hashes)
-    return hll._dense
+    hll = HyperLogLog.from_registers(np.zeros(_M, dtype=np.uint8), HLL_P, 0, copy=False)
+    return hll.add_hashes(hashes).registers()
 
 
 def _sketch_part(exact: np.ndarray | None, regs: np.ndarray | None) -> tuple[int, bytes]:
@@ -552,11 +547,10 @@ class Merged:
                 return HyperLogLog(HLL_P, HLL_SPARSE_MAX)
             items = exact[0] if len(exact) == 1 else np.unique(np.concatenate(exact))
             return HyperLogLog.from_unique_sorted(items, HLL_P, HLL_SPARSE_MAX)
-        hll = HyperLogLog(HLL_P, HLL_SPARSE_MAX)
-        hll._sparse = None
-        hll._dense = regs[0].copy() if len(regs) == 1 else np.maximum.reduce(regs)
+        merged = regs[0].copy() if len(regs) == 1 else np.maximum.reduce(regs)
+        hll = HyperLogLog.from_registers(merged, HLL_P, HLL_SPARSE_MAX, copy=False)
         if exact:
-            hll._update_registers(np.concatenate(exact))
+            hll.add_hashes(np.concatenate(exact))
         return hll
 
 
@@ -617,7 +611,7 @@ def encode_merged(m: Merged, minutes: int, top_keep: int) -> bytes:
     for s in range(_NSK):
         if m.regs[s]:
             hll = m.sketch(s)
-            code, data = _sketch_part(None, hll._dense)
+            code, data = _sketch_part(None, hll.registers())
         elif m.exact[s]:
             ex = m.exact[s]
             items = ex[0] if len(ex) == 1 else np.unique(np.concatenate(ex))

@@ -245,7 +245,8 @@ class RedisSessionStore:
         self.idle_s = idle_s
         self.lifetime_s = lifetime_s
         self.touch_s = min(touch_s, idle_s / 2)
-        self.known = frozenset(known) if known is not None else None
+        # (name, role) -> the configured caller (with its token's own rate limit, if any)
+        self.known = {(p.name, p.role): p for p in known} if known is not None else None
         self._clock = clock
 
     def _key(self, sid: str) -> str:
@@ -328,10 +329,12 @@ class RedisSessionStore:
         if (
             now - created > self.lifetime_s
             or now - last_seen > self.idle_s
-            or (self.known is not None and principal not in self.known)
+            or (self.known is not None and (principal.name, principal.role) not in self.known)
         ):
             self._delete(key)
             return None
+        if self.known is not None:
+            principal = self.known[(principal.name, principal.role)]
         if touch and now - last_seen >= self.touch_s:
             try:
                 pipe = self.client.pipeline(transaction=False)

@@ -16,7 +16,7 @@ from bench import soak
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
-FAULTS = ("worker_kill", "redis_restart", "redis_pause", "sink_fault", "malformed")
+FAULTS = ("worker_kill", "redis_restart", "redis_pause", "sink_fault", "malformed", "token_flood")
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +97,14 @@ def test_streams_and_keys_bounded(report: dict) -> None:
 
 def test_short_enough_for_make_test(report: dict) -> None:
     assert report["wall_s"] < 75  # target 60 s; about 40 s measured on 2 shared cores
+
+
+def test_a_token_flood_is_held_to_its_quota_and_spares_the_others(report: dict) -> None:
+    checks = report["verdict"]["checks"]
+    assert checks["flood_held_to_its_quota"], report["faults"][-1]
+    assert checks["flood_spares_other_tokens"], report["gateway"]["phases"].get("token_flood")
+    flood = report["faults"][-1]
+    assert (
+        flood["fault"] == "token_flood"
+        and flood["flood_offered_rps"] > 2 * flood["flood_quota_rps"]
+    )

@@ -117,3 +117,44 @@ def test_add_unique_sorted_equals_add_hashes(sizes: tuple[int, int]) -> None:
         np.testing.assert_array_equal(one._sparse, two._sparse)
     else:
         np.testing.assert_array_equal(one._dense, two._dense)
+
+
+def test_registers_round_trip_and_match_the_dense_sketch() -> None:
+    import numpy as np
+
+    from detector.sketches import HyperLogLog
+
+    rng = np.random.default_rng(3)
+    small = rng.integers(0, 2**63, 100, dtype=np.uint64)
+    big = rng.integers(0, 2**63, 50_000, dtype=np.uint64)
+    sparse = HyperLogLog(12, 256).add_hashes(small)
+    assert sparse.is_exact
+    dense = HyperLogLog(12, 0).add_hashes(small)  # the same items, straight to registers
+    np.testing.assert_array_equal(sparse.registers(), dense.registers())
+    full = HyperLogLog(12, 256).add_hashes(big)
+    copy = HyperLogLog.from_registers(full.registers(), 12, 256)
+    assert copy.count() == full.count() and not copy.is_exact
+    copy.add_hashes(small)
+    assert copy.count() == HyperLogLog(12, 256).add_hashes(np.concatenate([big, small])).count()
+    with pytest.raises(ValueError, match="4096 registers"):
+        HyperLogLog.from_registers(np.zeros(100, dtype=np.uint8), 12)
+
+
+# golden values (XXH3-64, seed 0, of the UTF-8 bytes): sketches stored in Redis must
+# hash the same in every release and on every machine
+GOLDEN = {
+    "a": 16629034431890738719,
+    "": 3244421341483603138,
+    "distillwatch": 10852769325205706712,
+    "10.0.0.0/24": 16289446597563126028,
+    "ünïcødé ✓": 7313423307192426352,
+}
+
+
+def test_hash_strings_golden_values() -> None:
+    texts = list(GOLDEN)
+    assert [int(h) for h in hash_strings(texts)] == list(GOLDEN.values())
+    assert int(hash_strings([None])[0]) == GOLDEN[""]  # None hashes like ""
+    assert int(hash_strings([42])[0]) == int(hash_strings(["42"])[0])  # scalars by str()
+    again = hash_strings(np.array(texts * 3, dtype=object))  # repeated values, one pass
+    assert [int(h) for h in again] == list(GOLDEN.values()) * 3

@@ -219,3 +219,28 @@ def test_another_partition_count_is_refused(rclient, redis_server) -> None:
     with pytest.raises(LayoutMismatch, match="DISTILLWATCH_PARTITIONS=1"):
         Worker(rclient, settings_for(redis_server.url, key_prefix="layout", partitions=4))
     check_layout(rclient, Keys("layout"))  # the same count passes
+
+
+def test_commands_refuse_another_partition_count(rclient, redis_server, tmp_path) -> None:
+    Worker(rclient, settings_for(redis_server.url, key_prefix="layout2"))  # records P = 1
+    path = write_jsonl(make_events(n_normal=2, harvesters=0, hours=1), tmp_path / "x.jsonl")
+    env = {
+        **os.environ,
+        "DISTILLWATCH_REDIS_URL": redis_server.url,
+        "DISTILLWATCH_KEY_PREFIX": "layout2",
+        "DISTILLWATCH_PARTITIONS": "4",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    code = "import sys; from service.cli import main; sys.exit(main())"
+    for args in (["ingest", str(path)], ["worker", "--no-score", "--exit-when-idle", "1"]):
+        out = subprocess.run(
+            [sys.executable, "-c", code, *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert out.returncode != 0, args
+        assert "DISTILLWATCH_PARTITIONS=1" in out.stderr, out.stderr[-500:]
+    assert rclient.xlen(Keys("layout2", 4).part(1).events) == 0  # nothing was written

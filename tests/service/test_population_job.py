@@ -288,7 +288,7 @@ def test_two_workers_and_a_scorer_process_score_like_one_worker(
         assert got["risk"] == pytest.approx(v.risk, abs=1e-12), v.account_id
         assert got["anomaly_percentile"] == pytest.approx(v.anomaly_percentile, abs=1e-12)
         assert got["action"] == v.action, v.account_id
-        assert got["cluster_id"] == (v.cluster_id or "")
+        assert got["cluster_id"] == (v.cluster_id or None)
         assert got["model_version"] == reference.model_version
         flagged += v.action != "allow"
     assert flagged >= 1  # the harvester: the comparison covers a non-trivial verdict

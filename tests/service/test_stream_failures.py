@@ -258,17 +258,3 @@ def test_ingest_cli_follow_and_replay(rclient, redis_server, tmp_path, events) -
         proc.send_signal(signal.SIGTERM)
         proc.wait(10)
     assert rclient.xlen(Keys().part(0).events) == 150
-
-
-def test_redis_hll_registers_count_like_pfcount(rclient) -> None:
-    from service.stream.redis_hll import merge_redis_hlls
-
-    for n in (3, 400, 30_000):  # sparse and dense encodings
-        rclient.delete("hll:a", "hll:b")
-        for j in range(0, n, 5000):
-            rclient.pfadd("hll:a", *(f"a{i}" for i in range(j, min(j + 5000, n))))
-            rclient.pfadd("hll:b", *(f"a{i + n // 2}" for i in range(j, min(j + 5000, n))))
-        one = merge_redis_hlls([rclient.get("hll:a")])
-        both = merge_redis_hlls([rclient.get("hll:a"), None, rclient.get("hll:b")])
-        assert round(one.count()) == rclient.pfcount("hll:a")
-        assert round(both.count()) == rclient.pfcount("hll:a", "hll:b")

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 
 from detector.aggregates import aggregate_events
+from detector.alerts import ALERT_FEATURES
 from detector.audit.pipeline import score_accounts
 from detector.features import feature_frame
 from detector.ingest import read_events
@@ -103,6 +105,10 @@ def test_batch_stream_parity_and_same_flags(rclient, redis_server, log_file, bat
     fp = rclient.get(keys.account_alert("org-harvest-00")).decode()
     alert = rclient.hgetall(keys.alert(fp))
     assert alert[b"status"] == b"firing" and int(alert[b"updates"]) >= 2
+    # the same evidence as the offline audit's alerts.jsonl (one alert builder)
+    body = orjson.loads(alert[b"alert"])
+    evidence = orjson.loads(body["annotations"]["evidence"])
+    assert set(ALERT_FEATURES) <= set(evidence) and "harvest_evidence" in evidence
     # the continuous risk, harvest evidence, purpose and action of every account match
     # the batch path's (same model, same links, the population ranked the same way)
     scorer.refresh_population(force=True)

@@ -7,11 +7,12 @@ A confirmed block is what gateways enforce (:mod:`service.api.decisions`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from detector.vocabulary import Action
 from service.api.analyst_common import (
     LIST_ERRORS,
     READ_ERRORS,
@@ -27,8 +28,6 @@ from service.store import accounts as store
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
-
-Action = Literal["allow", "review", "throttle", "block"]
 
 
 class AccountSummary(BaseModel):

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, field_validator
 
+from detector.vocabulary import Action
 from service.api.analyst_common import (
     LIST_ERRORS,
     READ_ERRORS,
@@ -32,7 +33,6 @@ router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
 Status = Literal["firing", "acknowledged", "resolved", "false_positive"]
 Severity = Literal["critical", "warning", "info", "none"]
-Action = Literal["allow", "review", "throttle", "block"]
 FP_PATTERN = r"^[0-9a-f]{16}$"
 Fingerprint = Annotated[
     str, Path(pattern=FP_PATTERN, description="Alert fingerprint (16 hex digits).")

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
+from detector.vocabulary import Action
 from service.api.analyst_common import LIST_ERRORS, READ_ERRORS, store_errors
 from service.api.deps import Reader, ServicesDep
 from service.store import clusters as store
@@ -80,7 +81,7 @@ def list_clusters(
     _caller: Reader,
     sort: Annotated[Literal["risk", "size"], Query()] = "risk",
     order: Annotated[Literal["desc", "asc"], Query()] = "desc",
-    action: Annotated[Literal["allow", "review", "throttle", "block"] | None, Query()] = None,
+    action: Annotated[Action | None, Query()] = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:

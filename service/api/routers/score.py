@@ -12,13 +12,14 @@ against it. ``POST /v1/score`` is also served by the fast path
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, FastAPI, Request, Response
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from detector.request_signals import request_signals
+from detector.vocabulary import Action
 from service.api.context import Services
 from service.api.decisions import decide_many
 from service.api.deps import Gateway, ServicesDep, authorize
@@ -27,8 +28,6 @@ from service.api.middleware import add_fast_route
 __all__ = ["ScoreRequest", "ScoreResponse", "on_app", "router"]
 
 router = APIRouter(prefix="/v1", tags=["score"])
-
-Action = Literal["allow", "review", "throttle", "block"]
 
 
 class ScoreRequest(BaseModel):

@@ -225,6 +225,20 @@
     return JSON.stringify(d || data);
   }
 
+  // the risk bands of the fusion (GET /v1/vocabulary), fetched once per page
+  let riskBandsP = null;
+  function riskBands() {
+    if (!riskBandsP) {
+      riskBandsP = api("/v1/vocabulary")
+        .then((v) => {
+          const at = (name) => (v.risk_bands.find((b) => b.name === name) || {}).lo;
+          return { review: at("review"), block: at("block") };
+        })
+        .catch(() => ({ review: undefined, block: undefined })); // no shading without them
+    }
+    return riskBandsP;
+  }
+
   async function api(path, opts) {
     const o = opts || {};
     const headers = { Accept: "application/json", "X-Requested-With": "distillwatch" };
@@ -387,7 +401,7 @@
     );
   }
 
-  function histogram(bins, label) {
+  function histogram(bins, label, bands) {
     const W = 420,
       H = 200,
       L = 44,
@@ -406,7 +420,7 @@
     bins.forEach((b, i) => {
       const x = L + i * bw + 2;
       const y = scale(b.count);
-      const cls = b.lo >= 0.8 ? "bar bar-high" : b.lo >= 0.5 ? "bar bar-mid" : "bar";
+      const cls = b.lo >= bands.block ? "bar bar-high" : b.lo >= bands.review ? "bar bar-mid" : "bar";
       svg.appendChild(
         s(
           "rect",
@@ -520,8 +534,8 @@
     const updated = $("#ov-updated");
     async function load() {
       try {
-        const d = await api("/ui/api/overview");
-        renderOverview(d);
+        const [d, bands] = await Promise.all([api("/ui/api/overview"), riskBands()]);
+        renderOverview(d, bands);
         const at = new Date(d.generated_at * 1000).toISOString().slice(11, 19);
         updated.textContent = "Updated " + at + " UTC" + (d.model.active ? " · model " + d.model.active : "");
         // count refreshes: the visible time has one-second resolution
@@ -556,7 +570,7 @@
     );
   }
 
-  function renderOverview(d) {
+  function renderOverview(d, bands) {
     // alerts by severity x status
     const sevs = ["critical", "warning", "info"];
     for (const k of Object.keys(d.alerts.by)) if (!sevs.includes(k)) sevs.push(k);
@@ -586,12 +600,13 @@
 
     // risk histogram
     const bins = d.risk.bins;
-    const high = bins.filter((b) => b.lo >= 0.8).reduce((a, b) => a + b.count, 0);
-    const label = "Risk distribution of " + fmtInt(d.risk.scored) + " scored accounts; " + fmtInt(high) + " at risk 0.8 or more";
+    const high = bins.filter((b) => b.lo >= bands.block).reduce((a, b) => a + b.count, 0);
+    const blockAt = bands.block === undefined ? "?" : String(bands.block);
+    const label = "Risk distribution of " + fmtInt(d.risk.scored) + " scored accounts; " + fmtInt(high) + " at risk " + blockAt + " or more (block band)";
     fill(
       $("#ov-risk"),
-      histogram(bins, label),
-      h("p", { class: "muted small" }, fmtInt(d.risk.scored) + " accounts scored, " + fmtInt(d.risk.with_state) + " with window state; " + fmtInt(high) + " at risk ≥ 0.8."),
+      histogram(bins, label, bands),
+      h("p", { class: "muted small" }, fmtInt(d.risk.scored) + " accounts scored, " + fmtInt(d.risk.with_state) + " with window state; " + fmtInt(high) + " at risk ≥ " + blockAt + " (block band)."),
       h(
         "details",
         {},
@@ -1065,8 +1080,8 @@
     const historyP = api("/v1/accounts/" + enc + "/history?" + qs({ limit: 200 })).catch((e) => e);
     const featuresP = api("/v1/accounts/" + enc + "/features").catch((e) => e);
     await refresh();
-    const [hist, feats] = await Promise.all([historyP, featuresP]);
-    renderRisk(hist);
+    const [hist, feats, bands] = await Promise.all([historyP, featuresP, riskBands()]);
+    renderRisk(hist, bands);
     renderFeatures(hist, feats);
 
     function renderVerdict() {
@@ -1214,7 +1229,7 @@
       );
     }
 
-    function renderRisk(hist) {
+    function renderRisk(hist, bands) {
       const node = $("#acct-risk-chart");
       if (hist instanceof Error || !hist || !(hist.items || []).length) {
         fill(node, h("p", { class: "muted" }, hist instanceof Error && hist.status !== 404 ? "Could not load the history: " + hist.message : "No score history yet."));
@@ -1234,12 +1249,15 @@
           width: 900,
           height: 200,
           dot: 3.5,
-          bands: [
-            { lo: 0.8, hi: 1, class: "band-high" },
-            { lo: 0.5, hi: 0.8, class: "band-mid" },
-          ],
+          bands:
+            bands.review === undefined
+              ? []
+              : [
+                  { lo: bands.block, hi: 1, class: "band-high" },
+                  { lo: bands.review, hi: bands.block, class: "band-mid" },
+                ],
         }),
-        h("p", { class: "muted small" }, label + " (event time). Shaded: risk ≥ 0.5 and ≥ 0.8."),
+        h("p", { class: "muted small" }, label + " (event time). Shaded: the review band (risk ≥ " + bands.review + ") and the block band (≥ " + bands.block + ")."),
         h(
           "details",
           {},

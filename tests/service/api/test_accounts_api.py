@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from service.api.app import create_app
 from service.redis_keys import Keys
+from service.store.score_record import ScoreRecord, write_score
 from tests.service.api.conftest import PREFIX, Populated, auth, service_settings
 from tests.service.api.test_alerts_api import untouched
 
@@ -101,7 +102,7 @@ def test_history_read_defensively(redis_server: Any, fresh_prefix: str) -> None:
     settings = service_settings(redis_server.url, prefix=fresh_prefix)
     keys = Keys(fresh_prefix)
     client = redis_server.client()
-    client.hset(keys.score("acct-h"), mapping={"risk": "0.4", "action": "review"})
+    write_score(client, keys, "acct-h", ScoreRecord(0.4, "review"))
     hkey = keys.history("acct-h")
     client.rpush(
         hkey,

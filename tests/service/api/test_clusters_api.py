@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from service.api.app import create_app
 from service.redis_keys import Keys
+from service.store.score_record import ScoreRecord, write_score
 from tests.service.api.conftest import PREFIX, Populated, auth, service_settings
 
 pytestmark = pytest.mark.redis
@@ -95,8 +96,8 @@ def test_handmade_cluster(redis_server: Any, fresh_prefix: str) -> None:
         "as_of": 3.0,
     }
     client.hset(keys.clusters, mapping={"c-abc": orjson.dumps(doc), "c-bad": b"{oops"})
-    client.hset(keys.score("m1"), mapping={"risk": "0.9", "action": "block", "n_events": "10"})
-    client.hset(keys.score("m2"), mapping={"risk": "0.7", "action": "review", "n_events": "5"})
+    write_score(client, keys, "m1", ScoreRecord(0.9, "block", n_events=10))
+    write_score(client, keys, "m2", ScoreRecord(0.7, "review", n_events=5))
     with TestClient(create_app(service_settings(redis_server.url, prefix=fresh_prefix))) as api:
         listed = api.get("/v1/clusters", headers=AN).json()
         assert [c["cluster_id"] for c in listed["items"]] == ["c-abc"]

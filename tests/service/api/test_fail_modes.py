@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from service.api.app import create_app
 from service.redis_keys import Keys
+from service.store.score_record import ScoreRecord, write_score
 from tests.service.api.conftest import auth, service_settings
 from tests.service.conftest import RedisServer
 
@@ -38,9 +39,7 @@ def _timed(fn):
 
 
 def _block(server: RedisServer, account: str) -> None:
-    server.client().hset(
-        Keys("fm").score(account), mapping={"risk": "0.9", "action": "block", "reasons": "[]"}
-    )
+    write_score(server.client(), Keys("fm"), account, ScoreRecord(0.9, "block"))
 
 
 @pytest.mark.parametrize("mode", ["open", "closed"])
@@ -81,25 +80,44 @@ def test_redis_down_answers_the_fail_mode_fast_and_recovers(own_redis, mode) -> 
         assert f'distillwatch_fallback_decisions_total{{endpoint="score",mode="{mode}"}}' in metrics
 
 
-def test_hung_redis_is_cut_off_by_the_budget(own_redis) -> None:
+@pytest.mark.parametrize("mode", ["open", "closed"])
+def test_hung_redis_is_shed_then_cut_off_by_the_probe(own_redis, mode) -> None:
+    """A frozen Redis: while the health probe last heard from it (about a second) an
+    overrun is overload, answered 503 (never an allow); once the probe goes unanswered
+    the fail mode answers at once; it all recovers when Redis does."""
     settings = service_settings(
-        own_redis.url, "fm", fail_mode="closed", redis_timeout_s=0.02, redis_retry_s=0.2
+        own_redis.url, "fm", fail_mode=mode, redis_timeout_s=0.02, redis_retry_s=0.2
     )
+    fallback = "allow" if mode == "open" else "block"
     with TestClient(create_app(settings)) as client:
-        client.post("/v1/score", json={"account_id": "x"}, headers=auth("gateway"))
+
+        def score():
+            return client.post("/v1/score", json={"account_id": "x"}, headers=auth("gateway"))
+
+        score()
+        time.sleep(0.5)  # the probe has answered
         os.kill(own_redis.proc.pid, signal.SIGSTOP)
         try:
-            r, took = _timed(
-                lambda: client.post("/v1/score", json={"account_id": "x"}, headers=auth("gateway"))
-            )
-            assert took < NO_WAIT_S, took
-            assert r.json()["source"] == "fail_closed" and r.json()["action"] == "block"
+            r, took = _timed(score)
+            assert took < settings.overload_wait_s + NO_WAIT_S, took
+            assert r.status_code == 503 and r.headers["retry-after"], r.text  # shed
+            deadline = time.monotonic() + 5
+            while True:
+                r, took = _timed(score)
+                if r.status_code == 200:
+                    assert r.json()["source"] == f"fail_{mode}", r.json()
+                    if took < NO_WAIT_S:
+                        break
+                else:
+                    assert r.status_code == 503, r.text  # still shed, never an answer from state
+                assert time.monotonic() < deadline, "the probe never gave up on Redis"
+            assert r.json()["action"] == fallback
         finally:
             os.kill(own_redis.proc.pid, signal.SIGCONT)
         deadline = time.monotonic() + 5
         while True:
-            r = client.post("/v1/score", json={"account_id": "x"}, headers=auth("gateway"))
-            if r.json()["source"] != "fail_closed":
+            r = score()
+            if r.status_code == 200 and r.json()["source"] != f"fail_{mode}":
                 break
             assert time.monotonic() < deadline, "did not recover"
             time.sleep(0.05)

@@ -158,3 +158,36 @@ def test_redis_down_keeps_limits_local(fresh_prefix) -> None:
     # the gateway share falls back to the full rate of this process (2 s burst = 40)
     assert gateway[:40] == [0.0] * 40 and gateway[-1] > 0
     assert metrics.REDIS_ERRORS.labels("rate_limit")._value.get() >= before + 2
+
+
+def test_a_token_with_its_own_rate_is_held_to_it(redis_server, fresh_prefix) -> None:
+    """A token's ``rate`` replaces its role's: a partner's small quota runs out while the
+    other gateway and analyst tokens keep theirs (exact bucket for analysts, too)."""
+    partner = Principal("gw-partner", "gateway", rate=2.0)  # capacity 4
+    slow_analyst = Principal("an-slow", "analyst", rate=1.0)  # capacity 2
+
+    async def run() -> tuple[list[float], list[float], list[float]]:
+        lim, client = _limiter(redis_server.url, fresh_prefix)
+        try:
+            partner_waits = [lim.allow(partner) for _ in range(6)]
+            others = [lim.allow(GATEWAY) for _ in range(6)]
+            analyst_waits = [await lim.acquire(slow_analyst) for _ in range(3)]
+            return partner_waits, others, analyst_waits
+        finally:
+            await client.aclose()
+
+    partner_waits, others, analyst_waits = asyncio.run(run())
+    assert partner_waits[:4] == [0.0] * 4 and partner_waits[4] > 0 and partner_waits[5] > 0
+    assert others == [0.0] * 6  # the role's 20/s: untouched by the partner's flood
+    assert analyst_waits[:2] == [0.0, 0.0] and analyst_waits[2] > 0
+
+
+def test_token_rate_is_read_from_the_token_list() -> None:
+    from service.api.auth import TokenTable, principal_of
+    from service.settings import TokenSpec
+
+    spec = TokenSpec.model_validate({"name": "p", "role": "gateway", "token": "s3", "rate": 7})
+    assert principal_of(spec) == Principal("p", "gateway", 7.0)
+    assert TokenTable([spec]).lookup("s3") == Principal("p", "gateway", 7.0)
+    with pytest.raises(ValueError):
+        TokenSpec.model_validate({"name": "p", "role": "gateway", "token": "s3", "rate": 0})

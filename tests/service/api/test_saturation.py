@@ -25,6 +25,7 @@ from service.api.app import create_app
 from service.api.guard import LoopLagMonitor, RedisGuard, RedisUnavailable, ServiceOverloaded
 from service.api.middleware import AdmissionMiddleware
 from service.redis_keys import Keys
+from service.store.score_record import ScoreRecord, write_score
 from tests.service.api.conftest import auth, service_settings
 from tests.service.conftest import RedisServer
 
@@ -163,9 +164,7 @@ def test_paused_redis_still_fails_within_the_budget_when_the_loop_is_on_time(
 
 
 def _block(server: RedisServer, prefix: str, account: str) -> None:
-    server.client().hset(
-        Keys(prefix).score(account), mapping={"risk": "0.9", "action": "block", "reasons": "[]"}
-    )
+    write_score(server.client(), Keys(prefix), account, ScoreRecord(0.9, "block"))
 
 
 @pytest.mark.parametrize("overload_wait_s", [5.0, 0.03])

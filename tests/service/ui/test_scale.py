@@ -25,6 +25,7 @@ import pytest
 from detector.alerts import account_alert
 from service.api.app import create_app
 from service.redis_keys import Keys
+from service.store.score_record import ScoreRecord, write_score
 from service.stream.scoring import EVIDENCE_FEATURES
 from tests.service.api.conftest import TOKENS, auth, service_settings
 from tests.service.conftest import RedisServer
@@ -66,24 +67,21 @@ def fill(client: Any, keys: Keys, seed: int = 11) -> dict[str, Any]:
             action = "block" if risk >= 0.8 else "throttle" if risk >= 0.6 else "review"
             action = action if i in alerting else "allow"
             feats = {n: round(rng.random() * 10, 4) for n in EVIDENCE_FEATURES}
-            pipe.hset(
-                keys.score(acct),
-                mapping={
-                    "risk": repr(risk),
-                    "action": action,
-                    "reasons": orjson.dumps(["synthetic reason"] if i in alerting else []),
-                    "rule_ids": "harvest_volume" if i in alerting else "",
-                    "families": "volume",
-                    "anomaly_percentile": repr(rng.random()),
-                    "cluster_id": cluster_of.get(acct, ""),
-                    "allowlisted": 0,
-                    "model_version": "synthetic",
-                    "scored_at": "2026-01-01T00:00:00.000Z",
-                    "as_of": repr(as_of),
-                    "window_hours": 24,
-                    "n_events": rng.randint(5, 5_000),
-                },
+            record = ScoreRecord(
+                risk=risk,
+                action=action,
+                reasons=["synthetic reason"] if i in alerting else [],
+                rule_ids=["harvest_volume"] if i in alerting else [],
+                families=["volume"],
+                anomaly_percentile=rng.random(),
+                cluster_id=cluster_of.get(acct, ""),
+                model_version="synthetic",
+                scored_at="2026-01-01T00:00:00.000Z",
+                as_of=as_of,
+                window_hours=24,
+                n_events=rng.randint(5, 5_000),
             )
+            write_score(pipe, keys, acct, record)
             if i in alerting:
                 pipe.hset(keys.features(acct), mapping={k: repr(v) for k, v in feats.items()})
                 alert = account_alert(

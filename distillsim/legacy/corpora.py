@@ -1,6 +1,6 @@
 """Prompt pools for the simulator: real prompts from the bundled pack, plus authored texts.
 
-The pack (``data/prompts.json.gz``) is built by :mod:`detector.simulate.build_data`
+The pack (``data/prompts.json.gz``) is built by :mod:`distillsim.legacy.build_data`
 from permissively licensed corpora (see ``sample_logs/README.md``). The texts written
 here (system prompts, templates, follow-up turns, tool schemas) are the simulator's own.
 

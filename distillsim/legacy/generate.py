@@ -2,7 +2,7 @@
 
 Usage::
 
-    from detector.simulate.generate import SimConfig, simulate, write_simulation
+    from distillsim.legacy.generate import SimConfig, simulate, write_simulation
     sim = simulate(SimConfig(seed=7, days=2, accounts=400))
     write_simulation(sim, "out/litellm.jsonl.gz", fmt="litellm")
 
@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from detector.simulate import corpora, traces
-from detector.simulate.profiles import (
+from distillsim.legacy import corpora, traces
+from distillsim.legacy.profiles import (
     BLATANT_KINDS,
     DEFAULT_MIX,
     KINDS,
@@ -328,7 +328,7 @@ def write_simulation(
     dict
         ``events``, ``bytes``, ``labels`` and ``meta`` paths.
     """
-    from detector.simulate import writers
+    from distillsim.legacy import writers
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

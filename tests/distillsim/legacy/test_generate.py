@@ -10,14 +10,14 @@ from pathlib import Path
 import orjson
 from click.testing import CliRunner
 
-from detector.simulate.generate import (
+from distillsim.legacy.generate import (
     SimConfig,
     output_stem,
     release_time,
     simulate,
     write_simulation,
 )
-from detector.simulate.profiles import BENIGN_KINDS, DEFAULT_MIX, KINDS, kind_counts
+from distillsim.legacy.profiles import BENIGN_KINDS, DEFAULT_MIX, KINDS, kind_counts
 from service.cli.simulate_cmd import simulate_cmd
 
 TINY = SimConfig(seed=11, days=1.0, accounts=40)
@@ -165,7 +165,7 @@ def test_cli_writes_events_labels_and_meta(tmp_path: Path) -> None:
 
 
 def test_parallel_workers_write_the_same_bytes(small_sim, tmp_path: Path, monkeypatch) -> None:
-    from detector.simulate import writers
+    from distillsim.legacy import writers
 
     monkeypatch.setattr(writers, "CHUNK", 1024)
     one = write_simulation(small_sim, tmp_path / "one.jsonl.gz", fmt="openai", compress_level=1)
@@ -177,7 +177,7 @@ def test_parallel_workers_write_the_same_bytes(small_sim, tmp_path: Path, monkey
 
 
 def test_bundled_data_is_small_and_complete() -> None:
-    from detector.simulate import corpora, traces
+    from distillsim.legacy import corpora, traces
 
     data = Path(corpora.__file__).parent / "data"
     assert sum(p.stat().st_size for p in data.iterdir()) <= 3_000_000

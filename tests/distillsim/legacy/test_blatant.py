@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from detector.simulate.generate import SimConfig, labels_rows, meta_dict, simulate
-from detector.simulate.profiles import BLATANT_KINDS, BLATANT_RATE_PER_MIN, KINDS
+from distillsim.legacy.generate import SimConfig, labels_rows, meta_dict, simulate
+from distillsim.legacy.profiles import BLATANT_KINDS, BLATANT_RATE_PER_MIN, KINDS
 
 BASE = SimConfig(seed=11, days=1.0, accounts=40)
 WITH = SimConfig(seed=11, days=1.0, accounts=40, blatant=4, blatant_window=(2.0, 6.0))

@@ -1,6 +1,6 @@
 """Timing and token-length shapes, derived from public serving traces.
 
-``data/traces.json`` (built by :mod:`detector.simulate.build_data`) holds quantile
+``data/traces.json`` (built by :mod:`distillsim.legacy.build_data`) holds quantile
 tables (201 points) of
 
 * Azure LLM inference trace 2023: context / generated tokens of the *code* and

@@ -2,9 +2,9 @@
 
 Run from the repository root (the corpora live next to it, in ``../shared/corpora``)::
 
-    .venv/bin/python -m detector.simulate.build_data [--corpora ../shared/corpora]
+    .venv/bin/python -m distillsim.legacy.build_data [--corpora ../shared/corpora]
 
-It writes two files into ``detector/simulate/data/``:
+It writes two files into ``distillsim/legacy/data/``:
 
 ``prompts.json.gz``
     Prompt pools sampled and truncated from permissively licensed corpora only
@@ -285,7 +285,7 @@ def build(corpora: Path, out_dir: Path = DATA_DIR) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Command-line entry point (``python -m detector.simulate.build_data``)."""
+    """Command-line entry point (``python -m distillsim.legacy.build_data``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = Path(__file__).resolve().parents[3] / "shared" / "corpora"
     parser.add_argument("--corpora", type=Path, default=default)

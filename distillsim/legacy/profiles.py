@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from detector.simulate import corpora as C
-from detector.simulate import infra
-from detector.simulate.traces import (
+from distillsim.legacy import corpora as C
+from distillsim.legacy import infra
+from distillsim.legacy.traces import (
     TraceShapes,
     gamma_renewal,
     human_profile,

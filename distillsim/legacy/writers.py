@@ -34,8 +34,8 @@ import numpy as np
 import orjson
 
 from detector.events import EVENT_FIELD_NAMES
-from detector.simulate import corpora as C
-from detector.simulate.profiles import (
+from distillsim.legacy import corpora as C
+from distillsim.legacy.profiles import (
     BAD_MODELS,
     FINISH,
     FUP_AGENT,

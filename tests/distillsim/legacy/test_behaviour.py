@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detector.simulate.generate import Simulation
+from distillsim.legacy.generate import Simulation
 
 
 @pytest.fixture(scope="module")

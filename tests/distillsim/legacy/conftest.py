@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from detector.simulate.generate import SimConfig, Simulation, simulate
-from detector.simulate.profiles import DEFAULT_MIX
-from detector.simulate.writers import iter_records
+from distillsim.legacy.generate import SimConfig, Simulation, simulate
+from distillsim.legacy.profiles import DEFAULT_MIX
+from distillsim.legacy.writers import iter_records
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "simulate"
 # more hydra than the default mix so that two campaigns exist (one moving to the new model)

@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 from detector.events import EVENT_FIELD_NAMES, validate_event
-from detector.simulate.generate import write_simulation
-from detector.simulate.writers import uuid4_strings
+from distillsim.legacy.generate import write_simulation
+from distillsim.legacy.writers import uuid4_strings
 
 
 @pytest.fixture(scope="module")
