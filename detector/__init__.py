@@ -38,7 +38,7 @@ _EXPORTS: dict[str, str] = {
     "fuse": "detector.fusion",
     "FusionConfig": "detector.fusion",
     "AccountVerdict": "detector.fusion",
-    "score_accounts": "detector.audit.pipeline",
+    "score_accounts": "detector.scoring",
     "run_audit": "detector.audit.pipeline",
     "Action": "detector.vocabulary",
     "ACTIONS": "detector.vocabulary",

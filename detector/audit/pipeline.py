@@ -24,8 +24,9 @@ from detector.aggregates import (
     merge_into,
 )
 from detector.features import feature_frame
-from detector.fusion import AccountVerdict, FusionConfig, fuse
-from detector.model import AccountAnomalyModel, fit_fallback
+from detector.fusion import AccountVerdict, FusionConfig
+from detector.model import AccountAnomalyModel
+from detector.scoring import score_accounts
 
 __all__ = ["AuditConfig", "AuditResult", "build_states", "run_audit", "score_accounts"]
 
@@ -331,61 +332,6 @@ def build_states(
         if pool is not None:
             pool.shutdown()
     return run.states, run.stats()
-
-
-def score_accounts(
-    features: pd.DataFrame,
-    *,
-    rules: Any,
-    allowlisted: Iterable[str] = (),
-    model: AccountAnomalyModel | None = None,
-    contamination: float = 0.05,
-    min_events: int = 5,
-    clusters: dict[str, dict[str, Any]] | None = None,
-    fusion: FusionConfig | None = None,
-) -> tuple[list[AccountVerdict], dict[str, list[Any]], AccountAnomalyModel | None]:
-    """Run rules, the anomaly model and fusion over a feature frame.
-
-    Parameters
-    ----------
-    features : pandas.DataFrame
-        Feature frame indexed by account id.
-    rules : detector.rules.RuleSet
-        Loaded rules.
-    allowlisted : iterable of str
-        Accounts whose action is capped at review.
-    model : AccountAnomalyModel, optional
-        Trained model; when None one is fitted on the accounts with ``min_events`` or more.
-    contamination : float
-        Contamination for a model fitted here.
-    min_events : int
-        Accounts below this volume get no anomaly score.
-    clusters : dict, optional
-        Cluster verdicts per account (account linking).
-    fusion : FusionConfig, optional
-        Fusion thresholds.
-
-    Returns
-    -------
-    (list, dict, model)
-        Verdicts, rule hits per account, and the model used.
-    """
-    hits = rules.hits(features) if len(features) else {}
-    anomaly = None
-    eligible = features[features["n_events"] >= min_events]
-    if model is None:
-        model = fit_fallback(features, min_events=min_events, contamination=contamination)
-    if model is not None and len(eligible):
-        anomaly = pd.Series(model.percentile(eligible), index=eligible.index)
-    verdicts = fuse(
-        features,
-        hits,
-        anomaly,
-        allowlisted=set(allowlisted),
-        clusters=clusters,
-        config=fusion,
-    )
-    return verdicts, hits, model
 
 
 def run_audit(

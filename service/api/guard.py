@@ -22,10 +22,11 @@ A Redis starved of CPU (on a saturated host) can be late for every call at once,
 neither the loop's lag nor another call's success shows it is alive. :class:`RedisProbe`
 settles it: a ``PING`` every ``interval_s`` on its own, with a generous timeout. While the
 probe heard from Redis recently, a call that overruns its budget is *overload* (extended,
-then shed), never the fail mode. Only when the probe too has gone unanswered (Redis
-frozen, partitioned away) or a connection is refused does a call answer from the fail
-mode. The first second of a frozen Redis is therefore answered 503/429 (shed), then the
-fail mode at once.
+then shed), never the fail mode; so is any other failure but a refused connection (a
+connect timeout, a reset connection: the host is overloaded). Only when the probe too
+has gone unanswered (Redis frozen, partitioned away) or a connection is refused does a
+call answer from the fail mode and open the breaker. The first second of a frozen Redis
+is therefore answered 503/429 (shed), then the fail mode at once.
 """
 
 from __future__ import annotations
@@ -272,6 +273,8 @@ class RedisGuard:
                 raise ServiceOverloaded(
                     f"{operation}: event loop lagging for {self.overload_wait_s:g}s"
                 ) from exc
+            if self._probe_alive():  # e.g. a new connection timed out on a busy host
+                raise ServiceOverloaded(f"{operation}: timed out while Redis answers") from exc
             self._timeouts += 1
             self.last_error = f"{operation}: TimeoutError"
             metrics.REDIS_ERRORS.labels(operation).inc()
@@ -280,6 +283,10 @@ class RedisGuard:
                 self.trip(operation, exc, count=False, for_s=min(self.retry_s, 0.2))
             raise RedisUnavailable(self.last_error) from exc
         except Exception as exc:  # refused connections, protocol errors
+            if self._probe_alive() and not _refused(exc):
+                # a connection reset or dropped under load while Redis answers its probe:
+                # overload, shed; the breaker would turn it into a second of fail mode
+                raise ServiceOverloaded(f"{operation}: {type(exc).__name__}") from exc
             self.trip(operation, exc)
             raise RedisUnavailable(self.last_error or "redis unavailable") from exc
         self._timeouts = 0
@@ -289,6 +296,11 @@ class RedisGuard:
             self._down_until = 0.0
             metrics.REDIS_UP.set(1)
         return result
+
+    def _probe_alive(self) -> bool:
+        if self.probe is None:
+            return False
+        return self.probe.alive(asyncio.get_running_loop().time())
 
     def trip(
         self,
@@ -309,3 +321,16 @@ class RedisGuard:
         """Forget a failure (tests, or after an explicit successful ping)."""
         self._down_until = 0.0
         self._timeouts = 0
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a refused connection: Redis is not there."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return True
+        text = str(seen)
+        if "Connection refused" in text or "Error 111 " in text:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

@@ -32,11 +32,11 @@ import orjson
 import pandas as pd
 
 from detector.alerts import rfc3339, verdict_alert
-from detector.audit.pipeline import score_accounts
 from detector.features import feature_frame
 from detector.fusion import AccountVerdict
 from detector.model import AccountAnomalyModel, fit_fallback
 from detector.rules import default_rules_dir, load_rules
+from detector.scoring import score_accounts
 from service import metrics
 from service.redis_keys import Keys
 from service.redis_values import text_or_none as _text
